@@ -1,0 +1,1 @@
+"""The library every Scoreboard process shares: config, domain, storage, security, telemetry."""

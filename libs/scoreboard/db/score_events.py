@@ -1,0 +1,73 @@
+"""score_events: the append-only audit log that is also the idempotency record."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from uuid import UUID
+
+import asyncpg
+
+from scoreboard.domain.models import IncrementRecord
+
+
+@dataclass(frozen=True, slots=True)
+class NewIncrement:
+    board_id: str
+    user_id: UUID
+    display_name: str
+    action_id: UUID
+    action_type: str
+    delta: int
+    request_hash: str
+    source: str
+    ip: str | None
+    user_agent: str | None
+    device_id: str | None
+
+
+_APPLY = "SELECT * FROM scoreboard_apply_increment($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+
+
+async def apply_increment(
+    executor: asyncpg.Pool | asyncpg.Connection, item: NewIncrement
+) -> tuple[IncrementRecord, bool]:
+    """Record the event and, if it is new, add it to the score, in one transaction.
+
+    Returns the record and whether the user is public.
+    """
+    row = await executor.fetchrow(
+        _APPLY,
+        item.board_id,
+        item.user_id,
+        item.display_name,
+        item.action_id,
+        item.action_type,
+        item.delta,
+        item.request_hash,
+        item.source,
+        item.ip,
+        item.user_agent[:512] if item.user_agent else None,
+        item.device_id,
+    )
+    assert row is not None
+    record = IncrementRecord(
+        event_id=row["event_id"],
+        score_after=row["score_after"],
+        reached_at=row["reached_at"],
+        request_hash=row["request_hash"],
+        inserted=row["inserted"],
+    )
+    return record, bool(row["is_public"])
+
+
+async def totals_mismatch(executor: asyncpg.Pool | asyncpg.Connection) -> list[asyncpg.Record]:
+    """Users whose score differs from the sum of their events: must always be empty."""
+    return await executor.fetch(
+        """
+        SELECT s.board_id, s.user_id, s.score, coalesce(sum(e.delta), 0) AS events_total
+        FROM scores s
+        LEFT JOIN score_events e ON e.board_id = s.board_id AND e.user_id = s.user_id
+        GROUP BY s.board_id, s.user_id, s.score
+        HAVING s.score <> coalesce(sum(e.delta), 0)
+        """
+    )

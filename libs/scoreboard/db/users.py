@@ -1,0 +1,20 @@
+"""users: profiles for hydrating names when the cache has none."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import asyncpg
+
+
+async def profiles(
+    executor: asyncpg.Pool | asyncpg.Connection, user_ids: list[UUID]
+) -> dict[UUID, tuple[str, bool]]:
+    rows = await executor.fetch(
+        "SELECT id, display_name, is_public FROM users WHERE id = ANY($1::uuid[])", user_ids
+    )
+    return {row["id"]: (row["display_name"], row["is_public"]) for row in rows}
+
+
+async def set_public(executor: asyncpg.Pool | asyncpg.Connection, user_id: UUID, is_public: bool) -> None:
+    await executor.execute("UPDATE users SET is_public = $2 WHERE id = $1", user_id, is_public)

@@ -1,0 +1,1 @@
+"""Pure domain rules: no I/O library is imported below this package."""

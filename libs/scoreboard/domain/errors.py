@@ -1,0 +1,107 @@
+"""Every error code of the public API, and the domain errors that carry them.
+
+Domain errors know nothing of HTTP; services/api/errors.py maps each code to a status.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+
+class ErrorCode(StrEnum):
+    VALIDATION_ERROR = "VALIDATION_ERROR"
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    UNAUTHORIZED = "UNAUTHORIZED"
+    IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"
+    ABUSE_REJECTED = "ABUSE_REJECTED"
+    RATE_LIMITED = "RATE_LIMITED"
+    NOT_FOUND = "NOT_FOUND"
+    UNAVAILABLE = "UNAVAILABLE"
+    INTERNAL_ERROR = "INTERNAL_ERROR"
+
+
+class Reason(StrEnum):
+    USER_MISMATCH = "user_mismatch"
+    SIGNATURE_INVALID = "signature_invalid"
+    TIMESTAMP_OUT_OF_WINDOW = "timestamp_out_of_window"
+    TICKET_INVALID = "ticket_invalid"
+    TICKET_EXPIRED = "ticket_expired"
+    TOO_FAST = "too_fast"
+    TOKEN_INVALID = "token_invalid"  # noqa: S105 - a reason code, not a secret
+    TOKEN_EXPIRED = "token_expired"  # noqa: S105 - a reason code, not a secret
+    TOKEN_MISSING = "token_missing"  # noqa: S105 - a reason code, not a secret
+    PAYLOAD_MISMATCH = "payload_mismatch"
+    NO_SIGNING_KEY = "no_signing_key"
+    DATABASE_UNAVAILABLE = "database_unavailable"
+    STREAM_UNAVAILABLE = "stream_unavailable"
+
+
+class ScoreboardError(Exception):
+    code: ErrorCode = ErrorCode.INTERNAL_ERROR
+    default_message = "internal error"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        reason: Reason | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        self.message = message or self.default_message
+        self.reason = reason
+        self.details = dict(details or {})
+        if reason is not None:
+            self.details.setdefault("reason", reason.value)
+        super().__init__(self.message)
+
+
+class ValidationFailed(ScoreboardError):
+    code = ErrorCode.VALIDATION_ERROR
+    default_message = "the request is not valid"
+
+
+class Unauthenticated(ScoreboardError):
+    code = ErrorCode.UNAUTHENTICATED
+    default_message = "a valid bearer token is required"
+
+
+class Unauthorized(ScoreboardError):
+    code = ErrorCode.UNAUTHORIZED
+    default_message = "this request is not allowed"
+
+
+class IdempotencyConflict(ScoreboardError):
+    code = ErrorCode.IDEMPOTENCY_CONFLICT
+    default_message = "this actionId was already used with a different payload"
+
+
+class AbuseRejected(ScoreboardError):
+    code = ErrorCode.ABUSE_REJECTED
+    default_message = "the request was refused by an anti-abuse rule"
+
+
+class RateLimited(ScoreboardError):
+    code = ErrorCode.RATE_LIMITED
+    default_message = "too many requests"
+
+    def __init__(self, retry_after_s: int, scope: str) -> None:
+        super().__init__(
+            f"too many requests for this {scope}; retry after {retry_after_s} s",
+            details={"scope": scope, "retryAfter": retry_after_s},
+        )
+        self.retry_after_s = retry_after_s
+
+
+class NotFound(ScoreboardError):
+    code = ErrorCode.NOT_FOUND
+    default_message = "not found"
+
+
+class Unavailable(ScoreboardError):
+    code = ErrorCode.UNAVAILABLE
+    default_message = "the service is temporarily unavailable"
+
+    def __init__(self, message: str | None = None, *, reason: Reason, retry_after_s: int = 1):
+        super().__init__(message, reason=reason)
+        self.retry_after_s = retry_after_s

@@ -1,0 +1,59 @@
+"""Value types passed between the layers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+ANONYMOUS_NAME = "Anonymous"
+DEFAULT_BOARD = "global"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The authenticated caller, from the bearer token."""
+
+    user_id: UUID
+    display_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreState:
+    """A user's committed score on one board: what the worker copies to Redis."""
+
+    board_id: str
+    user_id: UUID
+    score: int
+    reached_at_us: int
+
+
+@dataclass(frozen=True, slots=True)
+class IncrementRecord:
+    """What the database decided for one (user, action)."""
+
+    event_id: int
+    score_after: int
+    reached_at: datetime
+    request_hash: str
+    inserted: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RankedEntry:
+    rank: int
+    user_id: UUID
+    display_name: str
+    is_public: bool
+    score: int
+
+    def to_public(self) -> dict[str, Any]:
+        if self.is_public:
+            return {
+                "userId": str(self.user_id),
+                "displayName": self.display_name,
+                "score": self.score,
+                "rank": self.rank,
+            }
+        return {"userId": None, "displayName": ANONYMOUS_NAME, "score": self.score, "rank": self.rank}

@@ -1,0 +1,1 @@
+"""Redis access: the leaderboard structure, rate limits, the event stream, the job queue."""

@@ -1,0 +1,43 @@
+"""Redis clients. Connecting is lazy, so a process starts while Redis is still down."""
+
+from __future__ import annotations
+
+from arq.connections import ArqRedis
+from redis.asyncio import ConnectionPool
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from scoreboard.config import RedisSettings
+
+# What "Redis is not reachable right now" looks like to redis-py.
+UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    OSError,
+    TimeoutError,
+)
+
+
+def create_redis(
+    settings: RedisSettings, *, max_connections: int = 64, read_timeout_s: float | None = None
+) -> ArqRedis:
+    """One pool per process; ArqRedis is a redis.asyncio.Redis that can also enqueue jobs.
+
+    A client for blocking reads (XREAD BLOCK) needs a read timeout longer than its block time.
+    """
+    pool = ConnectionPool.from_url(
+        settings.redis_url.get_secret_value(),
+        socket_timeout=read_timeout_s or settings.redis_timeout_s,
+        socket_connect_timeout=settings.redis_timeout_s,
+        health_check_interval=30,
+        max_connections=max_connections,
+        decode_responses=False,
+    )
+    return ArqRedis(connection_pool=pool)
+
+
+async def is_reachable(redis: ArqRedis) -> bool:
+    try:
+        return bool(await redis.ping())
+    except Exception:  # any failure at all means "not ready"
+        return False

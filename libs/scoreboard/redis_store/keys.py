@@ -1,0 +1,40 @@
+"""Every Redis key, stream and queue name, in one place.
+
+Keys of one board share the hash tag `{board:<id>}`, so a Lua script that touches several of
+them stays valid on Redis Cluster. The event stream keeps the name clients know from DESIGN.
+"""
+
+from __future__ import annotations
+
+EVENT_STREAM = "scores.updated"
+JOB_QUEUE = "scoreboard:jobs"
+PROFILES = "sb:profiles"
+RATE_LIMIT_PREFIX = "sb:rl:"
+
+
+class BoardKeys:
+    def __init__(self, board_id: str) -> None:
+        tag = f"sb:{{board:{board_id}}}"
+        self.board_id = board_id
+        self.ranking = f"{tag}:ranking"  # ZSET score -> encoded member (see domain.ranking)
+        self.members = f"{tag}:members"  # HASH user id -> current encoded member
+        self.emitted = f"{tag}:emitted"  # HASH user id -> last score announced on the stream
+        self.ready = f"{tag}:ready"  # STRING set once the board is complete (built or rebuilt)
+        self.top_signature = f"{tag}:top:signature"  # STRING the last published Top 10
+        self.top_version = f"{tag}:top:version"  # STRING version of that Top 10
+        self.top_published_ms = f"{tag}:top:published"  # STRING when it was published
+        self.rebuild_lock = f"{tag}:rebuild:lock"
+        self.watermark = f"{tag}:reconciler:watermark"
+
+    @property
+    def script_keys(self) -> list[str]:
+        return [self.ranking, self.members, self.emitted, self.ready]
+
+
+def rate_limit_key(scope: str, subject: str) -> str:
+    return f"{RATE_LIMIT_PREFIX}{{{scope}:{subject}}}"
+
+
+def apply_job_id(board_id: str, user_id: str, score: int) -> str:
+    """One job per committed state: a retried enqueue of the same state is deduplicated by arq."""
+    return f"apply:{board_id}:{user_id}:{score}"

@@ -1,0 +1,230 @@
+"""The Redis leaderboard: absolute, order-safe writes and ranked reads.
+
+Writes never use ZINCRBY: they copy a committed (score, reached_at) from PostgreSQL and apply it
+only when it is newer than what Redis holds (scores only grow, so "newer" is "higher"). A retried
+or reordered copy is therefore harmless, and two writers converge on the database's answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from uuid import UUID
+
+import orjson
+from redis.asyncio import Redis
+
+from scoreboard.domain.models import RankedEntry, ScoreState
+from scoreboard.domain.ranking import decode_member, encode_member
+from scoreboard.redis_store.connection import UNAVAILABLE_ERRORS
+from scoreboard.redis_store.keys import PROFILES, BoardKeys
+
+# KEYS: ranking, members, emitted, ready.  ARGV: mode, then (user, score, member) triples.
+# Returns per entry {applied, rank (1-based, 0 in rebuild mode), needs_event}.
+_APPLY = """
+local mode = ARGV[1]
+local out = {}
+for i = 2, #ARGV, 3 do
+  local user, score, member = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2]
+  local old = redis.call('HGET', KEYS[2], user)
+  local old_score = nil
+  if old then old_score = tonumber(redis.call('ZSCORE', KEYS[1], old)) end
+  local applied = 0
+  if old_score == nil or score > old_score then
+    if old then redis.call('ZREM', KEYS[1], old) end
+    redis.call('ZADD', KEYS[1], score, member)
+    redis.call('HSET', KEYS[2], user, member)
+    applied = 1
+  end
+  local current_score = score
+  if old_score ~= nil and old_score > score then current_score = old_score end
+  local emitted = tonumber(redis.call('HGET', KEYS[3], user) or '-1')
+  if mode == 'rebuild' then
+    if emitted < current_score then redis.call('HSET', KEYS[3], user, current_score) end
+    out[#out + 1] = {applied, 0, 0}
+  else
+    local needs_event = 0
+    if emitted < score and score >= current_score then needs_event = 1 end
+    local rank = redis.call('ZREVRANK', KEYS[1], redis.call('HGET', KEYS[2], user))
+    out[#out + 1] = {applied, rank + 1, needs_event}
+  end
+end
+return out
+"""
+
+# KEYS: emitted.  ARGV: user, score.  Remember that an event for this score is on the stream.
+_MARK_EMITTED = """
+if tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '-1') < tonumber(ARGV[2]) then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+end
+return 1
+"""
+
+# KEYS: ranking, members, ready.  ARGV: user.  Returns {score, rank} / {} / {-1} when not ready.
+_SCORE_AND_RANK = """
+if redis.call('EXISTS', KEYS[3]) == 0 then return {-1} end
+local member = redis.call('HGET', KEYS[2], ARGV[1])
+if not member then return {} end
+local score = redis.call('ZSCORE', KEYS[1], member)
+local rank = redis.call('ZREVRANK', KEYS[1], member)
+if not score or not rank then return {} end
+return {score, rank + 1}
+"""
+
+# KEYS: ranking, top signature, top version, top published-at.  ARGV: size, coalesce window (ms).
+# Atomically decides whether the Top N changed since it was last published, at most once per
+# window across every worker: {0} unchanged, {-1, wait_ms} too soon, {version, m1, s1, ...}.
+_CLAIM_TOP_CHANGE = """
+local rows = redis.call('ZREVRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1, 'WITHSCORES')
+local signature = table.concat(rows, ',')
+if signature == (redis.call('GET', KEYS[2]) or '') then return {0} end
+local t = redis.call('TIME')
+local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local last = tonumber(redis.call('GET', KEYS[4]) or '0')
+if now_ms - last < tonumber(ARGV[2]) then return {-1, tonumber(ARGV[2]) - (now_ms - last)} end
+local version = tonumber(redis.call('GET', KEYS[3]) or '0') + 1
+if version < now_ms then version = now_ms end
+redis.call('SET', KEYS[2], signature)
+redis.call('SET', KEYS[3], version)
+redis.call('SET', KEYS[4], now_ms)
+local out = {version}
+for i = 1, #rows do out[#out + 1] = rows[i] end
+return out
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class TopChange:
+    version: int
+    rows: list[tuple[bytes, float]]
+
+
+@dataclass(frozen=True, slots=True)
+class TooSoon:
+    wait_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyOutcome:
+    applied: bool
+    rank: int
+    needs_event: bool
+
+
+def _profile_value(display_name: str, is_public: bool) -> str:
+    return orjson.dumps([display_name, is_public]).decode()
+
+
+class Leaderboard:
+    """One process's handle on the Redis side of every board."""
+
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+        self._apply = redis.register_script(_APPLY)
+        self._mark_emitted = redis.register_script(_MARK_EMITTED)
+        self._score_and_rank = redis.register_script(_SCORE_AND_RANK)
+        self._claim_top_change = redis.register_script(_CLAIM_TOP_CHANGE)
+
+    async def apply(self, states: Sequence[ScoreState], *, rebuild: bool = False) -> list[ApplyOutcome]:
+        """Apply committed states of one board, each only if newer than what Redis holds."""
+        if not states:
+            return []
+        keys = BoardKeys(states[0].board_id)
+        argv: list[str | int] = ["rebuild" if rebuild else "live"]
+        for state in states:
+            argv += [str(state.user_id), state.score, encode_member(state.user_id, state.reached_at_us)]
+        raw = await self._apply(keys=keys.script_keys, args=argv)
+        return [ApplyOutcome(bool(a), int(r), bool(e)) for a, r, e in raw]
+
+    async def apply_with_profile(self, state: ScoreState, display_name: str, is_public: bool) -> ApplyOutcome:
+        """The API's write-through: apply one state and cache the owner's profile, one round trip."""
+        keys = BoardKeys(state.board_id)
+        member = encode_member(state.user_id, state.reached_at_us)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            await self._apply(
+                keys=keys.script_keys, args=["live", str(state.user_id), state.score, member], client=pipe
+            )
+            pipe.hset(PROFILES, str(state.user_id), _profile_value(display_name, is_public))
+            raw, _ = await pipe.execute()
+        applied, rank, needs_event = raw[0]
+        return ApplyOutcome(bool(applied), int(rank), bool(needs_event))
+
+    async def mark_emitted(self, state: ScoreState) -> None:
+        keys = BoardKeys(state.board_id)
+        await self._mark_emitted(keys=[keys.emitted], args=[str(state.user_id), state.score])
+
+    async def save_profiles(self, profiles: dict[UUID, tuple[str, bool]]) -> None:
+        if profiles:
+            await self._redis.hset(  # type: ignore[misc]  # redis-py types sync and async as one
+                PROFILES,
+                mapping={
+                    str(user): _profile_value(name, public) for user, (name, public) in profiles.items()
+                },
+            )
+
+    async def is_ready(self, board_id: str) -> bool:
+        return bool(await self._redis.exists(BoardKeys(board_id).ready))
+
+    async def mark_ready(self, board_id: str) -> None:
+        await self._redis.set(BoardKeys(board_id).ready, b"1")
+
+    async def top(self, board_id: str, limit: int, offset: int = 0) -> list[RankedEntry] | None:
+        """Ranked entries from Redis, or None when the board is not complete there (rebuilding)."""
+        keys = BoardKeys(board_id)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.exists(keys.ready)
+            pipe.zrevrange(keys.ranking, offset, offset + limit - 1, withscores=True)
+            ready, rows = await pipe.execute()
+        if not ready:
+            return None
+        return await self.hydrate(rows, first_rank=offset + 1)
+
+    async def hydrate(self, rows: Sequence[tuple[bytes, float]], *, first_rank: int) -> list[RankedEntry]:
+        user_ids = [decode_member(member.decode())[0] for member, _ in rows]
+        profiles = await self._redis.hmget(PROFILES, [str(u) for u in user_ids]) if rows else []  # type: ignore[misc]
+        entries = []
+        for index, ((_, score), user_id, profile) in enumerate(zip(rows, user_ids, profiles, strict=True)):
+            name, public = orjson.loads(profile) if profile else ("Player " + str(user_id)[:8], True)
+            entries.append(RankedEntry(first_rank + index, user_id, name, bool(public), int(score)))
+        return entries
+
+    async def score_and_rank(self, board_id: str, user_id: UUID) -> tuple[int, int] | None:
+        """(score, rank); None when the user has no score. Raises BoardNotReady while rebuilding."""
+        keys = BoardKeys(board_id)
+        raw = await self._score_and_rank(keys=[keys.ranking, keys.members, keys.ready], args=[str(user_id)])
+        if raw == [-1]:
+            raise BoardNotReady(board_id)
+        if not raw:
+            return None
+        return int(float(raw[0])), int(raw[1])
+
+    async def claim_top_change(
+        self, board_id: str, size: int, coalesce_ms: int
+    ) -> TopChange | TooSoon | None:
+        """Claim the right to publish the board's new Top N; None when it has not changed."""
+        keys = BoardKeys(board_id)
+        raw = await self._claim_top_change(
+            keys=[keys.ranking, keys.top_signature, keys.top_version, keys.top_published_ms],
+            args=[size, coalesce_ms],
+        )
+        if raw[0] == 0:
+            return None
+        if raw[0] == -1:
+            return TooSoon(int(raw[1]))
+        flat = raw[1:]
+        rows = [(flat[i], float(flat[i + 1])) for i in range(0, len(flat), 2)]
+        return TopChange(int(raw[0]), rows)
+
+    async def forget_top_claim(self, board_id: str) -> None:
+        await self._redis.delete(BoardKeys(board_id).top_signature)
+
+    async def top_version(self, board_id: str) -> int:
+        return int(await self._redis.get(BoardKeys(board_id).top_version) or 0)
+
+
+class BoardNotReady(Exception):
+    """The board is being (re)built in Redis: read from the database meanwhile."""
+
+
+# Either way, the caller reads from PostgreSQL instead.
+REDIS_UNREADABLE: tuple[type[BaseException], ...] = (*UNAVAILABLE_ERRORS, BoardNotReady)

@@ -1,0 +1,102 @@
+"""Sliding-window rate limits: atomic in Redis, with an in-process stand-in when Redis is down.
+
+The window is a log of admitted request times (a sorted set per subject). A request is admitted
+while fewer than `limit` were admitted in the last `window`; when refused, Retry-After is when
+the oldest admitted request leaves the window, so retrying then succeeds. Refused requests are
+not logged, so hammering does not extend the wait.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from scoreboard.redis_store.connection import UNAVAILABLE_ERRORS
+from scoreboard.redis_store.keys import rate_limit_key
+
+WINDOW_MS = 60_000
+
+# KEYS: the subject's log.  ARGV: window_ms, limit, unique member.
+# Returns {admitted, remaining, retry_after_ms, reset_ms}; uses the server clock for every pod.
+_SLIDING_WINDOW = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local window, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+local count = redis.call('ZCARD', KEYS[1])
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+local reset = window
+if oldest[2] then reset = tonumber(oldest[2]) + window - now end
+if count < limit then
+  redis.call('ZADD', KEYS[1], now, ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], window)
+  return {1, limit - count - 1, 0, reset}
+end
+return {0, 0, reset, reset}
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    admitted: bool
+    limit: int
+    remaining: int
+    retry_after_s: int
+    reset_s: int
+
+
+def _decision(admitted: bool, limit: int, remaining: int, retry_ms: float, reset_ms: float) -> Decision:
+    return Decision(
+        admitted=admitted,
+        limit=limit,
+        remaining=max(0, remaining),
+        retry_after_s=max(1, math.ceil(retry_ms / 1000)) if not admitted else 0,
+        reset_s=max(0, math.ceil(reset_ms / 1000)),
+    )
+
+
+class LocalSlidingWindow:
+    """The same policy in process memory; bounded by evicting the least recently seen subjects."""
+
+    def __init__(self, max_subjects: int = 100_000, clock: Callable[[], float] = time.monotonic) -> None:
+        self._logs: OrderedDict[str, deque[float]] = OrderedDict()
+        self._max_subjects = max_subjects
+        self._clock = clock
+
+    def hit(self, key: str, limit: int, window_ms: int = WINDOW_MS) -> Decision:
+        now = self._clock() * 1000
+        log = self._logs.pop(key, None) or deque()
+        while log and log[0] <= now - window_ms:
+            log.popleft()
+        self._logs[key] = log
+        if len(self._logs) > self._max_subjects:
+            self._logs.popitem(last=False)
+        reset_ms = log[0] + window_ms - now if log else window_ms
+        if len(log) < limit:
+            log.append(now)
+            return _decision(True, limit, limit - len(log), 0, reset_ms)
+        return _decision(False, limit, 0, reset_ms, reset_ms)
+
+
+class RateLimiter:
+    def __init__(self, redis: Redis, on_fallback: Callable[[], None] | None = None) -> None:
+        self._script = redis.register_script(_SLIDING_WINDOW)
+        self._local = LocalSlidingWindow()
+        self._on_fallback = on_fallback
+
+    async def hit(self, scope: str, subject: str, limit: int) -> Decision:
+        key = rate_limit_key(scope, subject)
+        try:
+            raw = await self._script(keys=[key], args=[WINDOW_MS, limit, secrets.token_hex(8)])
+        except UNAVAILABLE_ERRORS:
+            if self._on_fallback:
+                self._on_fallback()
+            return self._local.hit(key, limit)
+        admitted, remaining, retry_ms, reset_ms = (int(value) for value in raw)
+        return _decision(bool(admitted), limit, remaining, retry_ms, reset_ms)

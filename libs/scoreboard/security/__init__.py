@@ -1,0 +1,1 @@
+"""Security primitives: bearer tokens, request signatures, action tickets, masking."""

@@ -1,0 +1,93 @@
+"""Action tickets: the stateless server nonce of DESIGN section 4.
+
+A ticket binds (userId, actionId, type, issuedAt) under a server secret, so verifying it needs
+no storage at all and increments keep working while Redis is down. Single use comes for free:
+the actionId inside is unique per user in the database.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from dataclasses import dataclass
+from uuid import UUID
+
+from scoreboard.domain.actions import ActionType
+from scoreboard.domain.errors import AbuseRejected, Reason, Unauthorized
+
+_PREFIX = "t1"
+_KEY_CONTEXT = b"scoreboard/action-ticket/v1"
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    user_id: UUID
+    action_id: UUID
+    action_type: str
+    issued_at_ms: int
+
+    def not_before_ms(self, action_type: ActionType) -> int:
+        return self.issued_at_ms + int(action_type.min_seconds * 1000)
+
+    def expires_at_ms(self, action_type: ActionType) -> int:
+        return self.issued_at_ms + int(action_type.ttl_seconds * 1000)
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class TicketBook:
+    def __init__(self, secret: str) -> None:
+        self._key = hmac.new(secret.encode(), _KEY_CONTEXT, hashlib.sha256).digest()
+
+    def _mac(self, body: str) -> str:
+        return _b64(hmac.new(self._key, body.encode(), hashlib.sha256).digest())
+
+    def issue(self, ticket: Ticket) -> str:
+        body = _b64(
+            f"{ticket.user_id}|{ticket.action_id}|{ticket.action_type}|{ticket.issued_at_ms}".encode()
+        )
+        return f"{_PREFIX}.{body}.{self._mac(body)}"
+
+    def read(self, nonce: str) -> Ticket:
+        """Return the ticket a nonce carries, or raise 403 ticket_invalid when it was not ours."""
+        invalid = Unauthorized("the action ticket is not valid", reason=Reason.TICKET_INVALID)
+        parts = nonce.split(".")
+        if len(parts) != 3 or parts[0] != _PREFIX:
+            raise invalid
+        body, mac = parts[1], parts[2]
+        if not hmac.compare_digest(self._mac(body), mac):
+            raise invalid
+        try:
+            user, action, action_type, issued = _unb64(body).decode().split("|")
+            return Ticket(UUID(user), UUID(action), action_type, int(issued))
+        except ValueError as error:
+            raise invalid from error
+
+
+def check_ticket(
+    ticket: Ticket,
+    *,
+    user_id: UUID,
+    action_id: UUID,
+    action_type: ActionType | None,
+    now_ms: int,
+) -> ActionType:
+    """Enforce binding, lifetime and the minimum duration; return the ticket's action type."""
+    if ticket.user_id != user_id or ticket.action_id != action_id or action_type is None:
+        raise Unauthorized("the action ticket is not valid", reason=Reason.TICKET_INVALID)
+    if now_ms > ticket.expires_at_ms(action_type):
+        raise Unauthorized("the action ticket has expired", reason=Reason.TICKET_EXPIRED)
+    if now_ms < ticket.not_before_ms(action_type):
+        raise AbuseRejected(
+            "the action was finished faster than it can be",
+            reason=Reason.TOO_FAST,
+            details={"notBefore": ticket.not_before_ms(action_type)},
+        )
+    return action_type

@@ -1,0 +1,1 @@
+"""HTTP pieces every service shares: the error body, JSON responses, request context."""

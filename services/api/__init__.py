@@ -1,0 +1,1 @@
+"""The write API: validates, authenticates, persists, enqueues, answers."""

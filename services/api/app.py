@@ -1,0 +1,103 @@
+"""The API's app factory: settings, pools and clients are made here and closed in reverse order."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
+
+from scoreboard.db.pool import create_pool_lazily
+from scoreboard.domain.actions import ActionType
+from scoreboard.redis_store.connection import create_redis
+from scoreboard.redis_store.leaderboard import Leaderboard
+from scoreboard.redis_store.rate_limit import RateLimiter
+from scoreboard.security.bearer import TokenVerifier
+from scoreboard.security.realtime_tokens import RealtimeTokens
+from scoreboard.security.tickets import TicketBook
+from scoreboard.telemetry.metrics import Metrics
+from scoreboard.web.errors import EXCEPTION_HANDLERS
+from scoreboard.web.middleware import RequestContextMiddleware
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.routing import Route
+
+from services.api import openapi
+from services.api.context import ApiContext
+from services.api.routes import actions, demo, health, increments, leaderboard, realtime
+from services.api.settings import ApiSettings
+from services.api.top_cache import TopCache
+
+
+def _routes(settings: ApiSettings) -> list[Route]:
+    routes = [
+        Route("/api/actions", actions.create_action, methods=["POST"]),
+        Route("/api/scores/increment", increments.increment_score, methods=["POST"]),
+        Route("/api/leaderboard/top", leaderboard.top, methods=["GET"]),
+        Route("/api/leaderboard/around/me", leaderboard.around_me, methods=["GET"]),
+        Route("/api/scores/me", leaderboard.my_score, methods=["GET"]),
+        Route("/api/realtime/token", realtime.realtime_token, methods=["GET"]),
+        Route("/api/openapi.json", openapi.openapi_document, methods=["GET"]),
+        Route("/healthz", health.healthz, methods=["GET"]),
+        Route("/readyz", health.readyz, methods=["GET"]),
+        Route("/metrics", health.metrics, methods=["GET"]),
+    ]
+    if settings.dev_signing_route:
+        routes += demo.routes()
+    return routes
+
+
+def _context(settings: ApiSettings, metrics: Metrics, stack: AsyncExitStack) -> ApiContext:
+    pool = create_pool_lazily(settings, application_name="scoreboard-api")
+    redis = create_redis(settings)
+    return ApiContext(
+        settings=settings,
+        pool=pool,
+        redis=redis,
+        leaderboard=Leaderboard(redis),
+        limiter=RateLimiter(redis, on_fallback=metrics.rate_limit_fallback.inc),
+        verifier=TokenVerifier(settings),
+        tickets=TicketBook(settings.ticket_secret.get_secret_value()),
+        realtime_tokens=RealtimeTokens(
+            settings.ticket_secret.get_secret_value(), settings.realtime_token_ttl_s
+        ),
+        action_types={
+            name: ActionType(name, spec.points, spec.min_seconds, spec.ttl_seconds)
+            for name, spec in settings.action_types.items()
+        },
+        signing_keys={key_id: secret.get_secret_value() for key_id, secret in settings.signing_keys.items()},
+        metrics=metrics,
+        top_cache=TopCache(settings.top_cache_ms),
+    )
+
+
+def create_app(settings: ApiSettings | None = None) -> Starlette:
+    settings = settings or ApiSettings()  # type: ignore[call-arg]  # read from the environment
+    metrics = Metrics("api")
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
+        async with AsyncExitStack() as stack:
+            context = _context(settings, metrics, stack)
+            await context.pool  # min_size=0: returns without connecting
+            stack.push_async_callback(context.pool.close)
+            stack.push_async_callback(context.redis.aclose)
+            yield {"context": context}
+
+    middleware = [Middleware(RequestContextMiddleware, metrics=metrics)]
+    if settings.cors_origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.cors_origins,
+                allow_methods=["GET", "POST"],
+                allow_headers=["authorization", "content-type", "x-request-timestamp", "x-request-id"],
+                expose_headers=["x-request-id", "etag", "retry-after"],
+            )
+        )
+    return Starlette(
+        routes=_routes(settings),
+        middleware=middleware,
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=lifespan,
+    )

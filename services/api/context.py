@@ -1,0 +1,40 @@
+"""Everything a request handler needs, built once per process in the lifespan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import asyncpg
+from arq.connections import ArqRedis
+from scoreboard.domain.actions import ActionType
+from scoreboard.redis_store.leaderboard import Leaderboard
+from scoreboard.redis_store.rate_limit import RateLimiter
+from scoreboard.security.bearer import TokenVerifier
+from scoreboard.security.realtime_tokens import RealtimeTokens
+from scoreboard.security.tickets import TicketBook
+from scoreboard.telemetry.metrics import Metrics
+from starlette.requests import Request
+
+from services.api.settings import ApiSettings
+from services.api.top_cache import TopCache
+
+
+@dataclass
+class ApiContext:
+    settings: ApiSettings
+    pool: asyncpg.Pool
+    redis: ArqRedis
+    leaderboard: Leaderboard
+    limiter: RateLimiter
+    verifier: TokenVerifier
+    tickets: TicketBook
+    realtime_tokens: RealtimeTokens
+    action_types: dict[str, ActionType]
+    signing_keys: dict[str, str]
+    metrics: Metrics
+    top_cache: TopCache
+
+
+def context_of(request: Request) -> ApiContext:
+    context: ApiContext = request.state.context
+    return context

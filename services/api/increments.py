@@ -1,0 +1,196 @@
+"""The increment use case: checks after the guards, the idempotent commit, then Redis."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+from scoreboard.db import score_events, scores
+from scoreboard.db.pool import UNAVAILABLE_ERRORS as DB_DOWN
+from scoreboard.domain.actions import server_delta
+from scoreboard.domain.errors import (
+    IdempotencyConflict,
+    Reason,
+    Unauthorized,
+    Unavailable,
+    ValidationFailed,
+)
+from scoreboard.domain.events import TOP_SIZE
+from scoreboard.domain.models import DEFAULT_BOARD, IncrementRecord, Principal, ScoreState
+from scoreboard.domain.ranking import to_micros
+from scoreboard.redis_store.connection import UNAVAILABLE_ERRORS as REDIS_DOWN
+from scoreboard.redis_store.jobs import apply_score_payload, enqueue_apply_score
+from scoreboard.redis_store.leaderboard import REDIS_UNREADABLE
+from scoreboard.security.signing import canonical_increment, signature_matches, timestamp_in_window
+from scoreboard.security.tickets import check_ticket
+
+from services.api.context import ApiContext
+from services.api.schemas import IncrementRequest
+
+log = logging.getLogger("scoreboard.api.increments")
+
+
+@dataclass(frozen=True, slots=True)
+class ClientInfo:
+    ip: str | None
+    user_agent: str | None
+    device_id: str | None
+
+
+def request_hash(body: IncrementRequest) -> str:
+    """What makes two requests "the same": not the timestamp or signature, so a re-signed retry replays."""
+    delta = "" if body.delta is None else str(body.delta)
+    material = f"{body.userId}\n{body.actionId}\n{delta}\n{body.nonce}"
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
+def parse_timestamp(header: str | None) -> str:
+    if header is None:
+        raise ValidationFailed(
+            "the x-request-timestamp header is required", details={"field": "x-request-timestamp"}
+        )
+    if not header.isdigit() or len(header) > 12:
+        raise ValidationFailed(
+            "x-request-timestamp must be whole unix seconds", details={"field": "x-request-timestamp"}
+        )
+    return header
+
+
+def verify_request(
+    context: ApiContext,
+    principal: Principal,
+    body: IncrementRequest,
+    raw_user_id: str,
+    raw_action_id: str,
+    timestamp_header: str,
+) -> tuple[str, int]:
+    """Ownership, timestamp, signature, ticket; return the action type and the server delta."""
+    if body.userId != principal.user_id:
+        raise Unauthorized("you can only increment your own score", reason=Reason.USER_MISMATCH)
+    if not timestamp_in_window(int(timestamp_header), time.time(), context.settings.signature_tolerance_s):
+        raise Unauthorized(
+            "the request timestamp is outside the accepted window", reason=Reason.TIMESTAMP_OUT_OF_WINDOW
+        )
+    if not context.signing_keys:
+        raise Unavailable(
+            "increments are disabled: no signing key is configured", reason=Reason.NO_SIGNING_KEY
+        )
+    canonical = canonical_increment(
+        user_id=raw_user_id,
+        action_id=raw_action_id,
+        delta=body.delta,
+        nonce=body.nonce,
+        timestamp=timestamp_header,
+    )
+    if not signature_matches(context.signing_keys, body.keyId, canonical, body.signature):
+        raise Unauthorized("the request signature does not match", reason=Reason.SIGNATURE_INVALID)
+    ticket = context.tickets.read(body.nonce)
+    action_type = check_ticket(
+        ticket,
+        user_id=principal.user_id,
+        action_id=body.actionId,
+        action_type=context.action_types.get(ticket.action_type),
+        now_ms=int(time.time() * 1000),
+    )
+    return action_type.name, server_delta(action_type, body.delta)
+
+
+async def commit(
+    context: ApiContext,
+    principal: Principal,
+    body: IncrementRequest,
+    action_type: str,
+    delta: int,
+    client: ClientInfo,
+) -> tuple[IncrementRecord, bool]:
+    item = score_events.NewIncrement(
+        board_id=DEFAULT_BOARD,
+        user_id=principal.user_id,
+        display_name=principal.display_name,
+        action_id=body.actionId,
+        action_type=action_type,
+        delta=delta,
+        request_hash=request_hash(body),
+        source=body.keyId,
+        ip=client.ip,
+        user_agent=client.user_agent,
+        device_id=client.device_id,
+    )
+    try:
+        record, is_public = await score_events.apply_increment(context.pool, item)
+    except DB_DOWN as error:
+        context.metrics.db_write_errors.labels("unavailable").inc()
+        raise Unavailable(
+            "the database is unavailable; retry shortly", reason=Reason.DATABASE_UNAVAILABLE, retry_after_s=2
+        ) from error
+    except asyncpg.PostgresError:
+        context.metrics.db_write_errors.labels("error").inc()
+        raise
+    if not record.inserted and record.request_hash != item.request_hash:
+        context.metrics.idempotency.labels("conflict").inc()
+        raise IdempotencyConflict(reason=Reason.PAYLOAD_MISMATCH, details={"actionId": str(body.actionId)})
+    return record, is_public
+
+
+async def rank_after_commit(
+    context: ApiContext,
+    principal: Principal,
+    record: IncrementRecord,
+    is_public: bool,
+) -> tuple[int | None, list[dict[str, Any]] | None]:
+    """Write the committed state through to Redis for an exact rank; hand the rest to the worker."""
+    state = ScoreState(DEFAULT_BOARD, principal.user_id, record.score_after, to_micros(record.reached_at))
+    top: list[dict[str, Any]] | None = None
+    try:
+        outcome = await context.leaderboard.apply_with_profile(state, principal.display_name, is_public)
+        rank: int | None = outcome.rank
+        if outcome.applied and outcome.rank <= TOP_SIZE:
+            entries = await context.leaderboard.top(DEFAULT_BOARD, TOP_SIZE)
+            top = [entry.to_public() for entry in entries] if entries is not None else None
+        if not await context.leaderboard.is_ready(DEFAULT_BOARD):
+            rank = await _rank_from_database(context, principal.user_id)
+    except REDIS_DOWN:
+        rank = await _rank_from_database(context, principal.user_id)
+    await _enqueue(context, state, principal, record, is_public)
+    return rank, top
+
+
+async def current_rank(context: ApiContext, user_id: UUID) -> int | None:
+    try:
+        found = await context.leaderboard.score_and_rank(DEFAULT_BOARD, user_id)
+        return found[1] if found else None
+    except REDIS_UNREADABLE:
+        return await _rank_from_database(context, user_id)
+
+
+async def _rank_from_database(context: ApiContext, user_id: UUID) -> int | None:
+    context.metrics.read_fallbacks.inc()
+    try:
+        found = await scores.score_and_rank(context.pool, DEFAULT_BOARD, user_id)
+    except DB_DOWN:
+        return None
+    return found[1] if found else None
+
+
+async def _enqueue(
+    context: ApiContext, state: ScoreState, principal: Principal, record: IncrementRecord, is_public: bool
+) -> None:
+    payload = apply_score_payload(
+        state,
+        display_name=principal.display_name,
+        is_public=is_public,
+        event_id=record.event_id,
+        committed_us=to_micros(record.reached_at),
+        traceparent=None,
+    )
+    try:
+        await enqueue_apply_score(context.redis, payload)
+    except REDIS_DOWN:
+        # Committed in PostgreSQL already: the reconciler will carry it to Redis.
+        context.metrics.enqueue_failures.inc()
+        log.warning("enqueue failed; the reconciler will apply it", extra={"event_id": record.event_id})

@@ -1,0 +1,37 @@
+"""POST /api/actions: hand out an action ticket (the server nonce)."""
+
+from __future__ import annotations
+
+import time
+
+from scoreboard.domain.errors import ValidationFailed
+from scoreboard.security.tickets import Ticket
+from scoreboard.web.responses import JSONResponse
+from starlette.requests import Request
+from starlette.responses import Response
+from uuid_utils.compat import uuid7
+
+from services.api.context import context_of
+from services.api.guards import guarded_principal
+from services.api.schemas import ActionRequest, load_object, read_body, validate
+
+
+async def create_action(request: Request) -> Response:
+    context = context_of(request)
+    principal = await guarded_principal(request, context, scope="actions")
+    body = validate(load_object(await read_body(request)), ActionRequest)
+    action_type = context.action_types.get(body.type)
+    if action_type is None:
+        raise ValidationFailed(
+            "unknown action type", details={"field": "type", "known": sorted(context.action_types)}
+        )
+    ticket = Ticket(principal.user_id, uuid7(), action_type.name, int(time.time() * 1000))
+    payload = {
+        "actionId": str(ticket.action_id),
+        "nonce": context.tickets.issue(ticket),
+        "type": action_type.name,
+        "points": action_type.points,
+        "notBefore": ticket.not_before_ms(action_type),
+        "expiresAt": ticket.expires_at_ms(action_type),
+    }
+    return JSONResponse(payload, status_code=201, headers=request.state.extra_headers)

@@ -1,0 +1,94 @@
+"""Request bodies and query parameters: parsed strictly, rejected with field-level details."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, TypeVar
+from uuid import UUID
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
+from scoreboard.domain.errors import ValidationFailed
+from starlette.requests import Request
+
+MAX_BODY_BYTES = 8 * 1024
+BOARD_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.:-]{0,63}$")
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class ActionRequest(_Body):
+    type: Annotated[StrictStr, Field(min_length=1, max_length=64)] = "default"
+
+
+class IncrementRequest(_Body):
+    userId: UUID
+    actionId: UUID
+    delta: Annotated[StrictInt, Field(ge=1, le=1_000_000)] | None = None
+    nonce: Annotated[StrictStr, Field(min_length=1, max_length=512)]
+    signature: Annotated[StrictStr, Field(pattern=r"^[0-9a-fA-F]{64}$")]
+    keyId: Annotated[StrictStr, Field(min_length=1, max_length=64)] = "default"
+
+
+class BodyTooLarge(ValidationFailed):
+    status_override = 413
+
+
+async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge("the body is larger than 8 KiB", details={"limit": limit})
+    chunks = bytearray()
+    async for chunk in request.stream():
+        chunks += chunk
+        if len(chunks) > limit:
+            raise BodyTooLarge("the body is larger than 8 KiB", details={"limit": limit})
+    return bytes(chunks)
+
+
+def _field_errors(error: ValidationError) -> list[dict[str, Any]]:
+    return [
+        {"field": ".".join(str(part) for part in item["loc"]) or "body", "problem": item["msg"]}
+        for item in error.errors(include_url=False, include_input=False)
+    ]
+
+
+def load_object(raw: bytes) -> dict[str, Any]:
+    try:
+        data = orjson.loads(raw) if raw else {}
+    except orjson.JSONDecodeError as error:
+        raise ValidationFailed("the body is not valid JSON") from error
+    if not isinstance(data, dict):
+        raise ValidationFailed("the body must be a JSON object")
+    return data
+
+
+def validate(data: dict[str, Any], model: type[Model]) -> Model:
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise ValidationFailed(
+            "the body has invalid fields", details={"fields": _field_errors(error)}
+        ) from error
+
+
+def int_query(request: Request, name: str, *, default: int, low: int, high: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    if not re.fullmatch(r"\d{1,6}", raw) or not low <= int(raw) <= high:
+        raise ValidationFailed(
+            f"{name} must be an integer from {low} to {high}", details={"field": name, "value": raw[:32]}
+        )
+    return int(raw)
+
+
+def board_query(request: Request) -> str:
+    board = request.query_params.get("board", "global")
+    if not BOARD_PATTERN.match(board):
+        raise ValidationFailed("board is not a valid board id", details={"field": "board"})
+    return board

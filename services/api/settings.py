@@ -1,0 +1,36 @@
+"""The API process's settings, built from the shared pieces."""
+
+from __future__ import annotations
+
+from pydantic import model_validator
+from scoreboard.config import (
+    ActionSettings,
+    DatabaseSettings,
+    HttpSettings,
+    JwtSettings,
+    LeaderboardSettings,
+    RedisSettings,
+    TicketSettings,
+    WriteSettings,
+)
+
+
+class ApiSettings(
+    DatabaseSettings,
+    RedisSettings,
+    JwtSettings,
+    TicketSettings,
+    ActionSettings,
+    WriteSettings,
+    HttpSettings,
+    LeaderboardSettings,
+):
+    # The dev-only signing route of the demo page (`scoreboard dev` turns it on).
+    dev_signing_route: bool = False
+    dev_gateway_url: str = "http://127.0.0.1:8001"
+
+    @model_validator(mode="after")
+    def _needs_a_key_source(self) -> ApiSettings:
+        if self.jwt_secret is None and self.jwt_jwks is None:
+            raise ValueError("SCOREBOARD_JWT_SECRET or SCOREBOARD_JWT_JWKS must be set")
+        return self

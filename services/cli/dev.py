@@ -1,0 +1,185 @@
+"""`scoreboard dev`: embedded PostgreSQL and Redis, migrations, and the three services.
+
+Every child gets a parent-death signal, so Ctrl-C, SIGTERM or even `kill -9` of this process
+leaves nothing running, and the next run starts on the same data directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from types import FrameType
+
+import httpx
+from scoreboard.db.migrate import apply_migrations
+from scoreboard.embedded import (
+    ChildServer,
+    EmbeddedPostgres,
+    EmbeddedRedis,
+    die_with_parent,
+    port_open,
+)
+from scoreboard.security.bearer import mint_dev_token
+
+from services.cli import dev_secrets
+
+READY_TIMEOUT_S = 60.0
+
+
+class DevStack:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.data_dir = Path(args.data_dir).resolve()
+        self.servers: list[ChildServer] = []
+        self.children: dict[str, subprocess.Popen[bytes]] = {}
+        self.stopping = False
+
+    def run(self) -> int:
+        busy = [
+            p for p in (self.args.api_port, self.args.gateway_port, self.args.worker_port) if port_open(p)
+        ]
+        if busy:
+            print(
+                f"scoreboard dev: port(s) {busy} already in use; "
+                "pass --api-port/--gateway-port/--worker-port",
+                file=sys.stderr,
+            )
+            return 1
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+        started = time.monotonic()
+        try:
+            env = self._environment()
+            self._start_children(env)
+            self._wait_ready()
+            self._banner(env, time.monotonic() - started)
+            return self._supervise()
+        except KeyboardInterrupt:
+            return 0
+        except RuntimeError as error:
+            print(f"scoreboard dev: {error}", file=sys.stderr)
+            return 1
+        finally:
+            self._stop_all()
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    def _environment(self) -> dict[str, str]:
+        env = dict(os.environ)
+        secrets = dev_secrets.load_or_create(self.data_dir)
+        env.setdefault("SCOREBOARD_JWT_SECRET", secrets["jwt_secret"])
+        env.setdefault("SCOREBOARD_TICKET_SECRET", secrets["ticket_secret"])
+        env.setdefault("SCOREBOARD_SIGNING_KEYS", json.dumps({"default": secrets["signing_key"]}))
+        if not env.get("SCOREBOARD_DATABASE_URL"):
+            postgres = EmbeddedPostgres(self.data_dir / "postgres")
+            self._start_server(postgres)
+            env["SCOREBOARD_DATABASE_URL"] = postgres.url
+        if not env.get("SCOREBOARD_REDIS_URL"):
+            redis = EmbeddedRedis(self.data_dir / "redis")
+            self._start_server(redis)
+            env["SCOREBOARD_REDIS_URL"] = redis.url
+        applied = asyncio.run(apply_migrations(env["SCOREBOARD_DATABASE_URL"], timeout_s=10))
+        if applied:
+            print(f"migrations applied: {', '.join(applied)}")
+        host = self.args.host
+        api_origin = f"http://{host}:{self.args.api_port}"
+        env.setdefault("SCOREBOARD_CORS_ORIGINS", f"{api_origin},http://localhost:{self.args.api_port}")
+        env["SCOREBOARD_DEV_SIGNING_ROUTE"] = "true"
+        env["SCOREBOARD_DEV_GATEWAY_URL"] = f"http://{host}:{self.args.gateway_port}"
+        return env
+
+    def _start_server(self, server: ChildServer) -> None:
+        server.start()
+        self.servers.append(server)
+
+    def _start_children(self, env: dict[str, str]) -> None:
+        host = self.args.host
+        for name, port in (
+            ("api", self.args.api_port),
+            ("worker", self.args.worker_port),
+            ("gateway", self.args.gateway_port),
+        ):
+            self.children[name] = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+                [sys.executable, "-m", "services.cli", name, "--host", host, "--port", str(port)],
+                env=env,
+                stdin=subprocess.DEVNULL,
+                preexec_fn=die_with_parent(signal.SIGTERM),
+            )
+
+    def _wait_ready(self) -> None:
+        host = self.args.host
+        probes = [
+            f"http://{host}:{self.args.api_port}/readyz",
+            f"http://{host}:{self.args.gateway_port}/readyz",
+            f"http://{host}:{self.args.worker_port}/readyz",
+        ]
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        with httpx.Client(timeout=1.0) as client:
+            for url in probes:
+                while True:
+                    self._check_children()
+                    try:
+                        if client.get(url).status_code == 200:
+                            break
+                    except httpx.HTTPError:
+                        pass
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"{url} did not become ready")
+                    time.sleep(0.05)
+
+    def _check_children(self) -> None:
+        for name, child in self.children.items():
+            if child.poll() is not None:
+                raise RuntimeError(f"the {name} process exited with code {child.returncode}")
+
+    def _banner(self, env: dict[str, str], elapsed: float) -> None:
+        secret = env["SCOREBOARD_JWT_SECRET"]
+        user_id = uuid.uuid4()
+        token = mint_dev_token(secret, user_id=user_id, name="Alice", ttl_s=900)
+        api = f"http://{self.args.host}:{self.args.api_port}"
+        gateway = f"http://{self.args.host}:{self.args.gateway_port}"
+        print(
+            f"\nScoreboard is up in {elapsed:.1f} s.\n"
+            f"  demo page   {api}/\n"
+            f"  API         {api}/api/leaderboard/top\n"
+            f"  stream      {gateway}/api/realtime/stream\n"
+            f"  worker      http://{self.args.host}:{self.args.worker_port}/metrics\n"
+            f"  data        {self.data_dir}\n\n"
+            f"A dev token for user {user_id} (Alice), valid 15 minutes:\n  {token}\n\n"
+            f"Play an action from another terminal:\n  scoreboard play --name Alice\n\n"
+            f"Watch the stream:\n  curl -N {gateway}/api/realtime/stream\n\n"
+            "Ctrl-C stops everything.\n",
+            flush=True,
+        )
+
+    def _supervise(self) -> int:
+        while True:
+            self._check_children()
+            time.sleep(0.5)
+
+    def _stop_all(self) -> None:
+        if self.stopping:
+            return
+        self.stopping = True
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        for child in self.children.values():
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for child in self.children.values():
+            try:
+                child.wait(timeout=25)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+        for server in reversed(self.servers):
+            server.stop()

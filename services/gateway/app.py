@@ -1,0 +1,90 @@
+"""The gateway's app factory: one Redis client, one stream reader, in-memory fan-out."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
+
+import anyio
+from scoreboard.redis_store.connection import create_redis
+from scoreboard.redis_store.connection import is_reachable as redis_reachable
+from scoreboard.security.realtime_tokens import RealtimeTokens
+from scoreboard.telemetry.metrics import Metrics
+from scoreboard.web.errors import EXCEPTION_HANDLERS
+from scoreboard.web.middleware import RequestContextMiddleware
+from scoreboard.web.responses import JSONResponse
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from services.gateway.broadcaster import READ_BLOCK_MS, Broadcaster
+from services.gateway.settings import GatewaySettings
+from services.gateway.stream import StreamEndpoint
+
+
+def create_app(settings: GatewaySettings | None = None) -> Starlette:
+    settings = settings or GatewaySettings()  # type: ignore[call-arg]  # read from the environment
+    metrics = Metrics("gateway")
+    redis = create_redis(settings)
+    reader = create_redis(settings, max_connections=2, read_timeout_s=READ_BLOCK_MS / 1000 + 5)
+    broadcaster = Broadcaster(redis, reader, metrics)
+    shutdown = anyio.Event()
+    tokens = RealtimeTokens(settings.ticket_secret.get_secret_value(), settings.realtime_token_ttl_s)
+    stream = StreamEndpoint(settings, broadcaster, tokens, metrics, shutdown)
+
+    async def drain_on_shutdown() -> None:
+        await shutdown.wait()
+        broadcaster.drain()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
+        async with AsyncExitStack() as stack, anyio.create_task_group() as tasks:
+            stack.push_async_callback(redis.aclose)
+            stack.push_async_callback(reader.aclose)
+            broadcaster.start()
+            stack.push_async_callback(broadcaster.stop)
+            tasks.start_soon(drain_on_shutdown)
+            yield {}
+            tasks.cancel_scope.cancel()
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        reachable = await redis_reachable(redis)
+        ready = reachable and broadcaster.healthy and not broadcaster.draining
+        body = {
+            "status": "ready" if ready else "unready",
+            "redis": reachable,
+            "connections": len(broadcaster.subscribers),
+        }
+        return JSONResponse(body, status_code=200 if ready else 503)
+
+    async def render_metrics(request: Request) -> Response:
+        return Response(metrics.render(), media_type=metrics.content_type)
+
+    middleware = [Middleware(RequestContextMiddleware, metrics=metrics)]
+    if settings.cors_origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.cors_origins,
+                allow_methods=["GET"],
+                allow_headers=["last-event-id", "cache-control"],
+            )
+        )
+    return Starlette(
+        routes=[
+            Route("/api/realtime/stream", stream.handle, methods=["GET"]),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/metrics", render_metrics),
+        ],
+        middleware=middleware,
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=lifespan,
+    )

@@ -1,0 +1,150 @@
+"""One Redis stream reader per process, fanning each event out to in-memory subscribers.
+
+The reader keeps the latest Top 10 as a ready-made frame, so a new client gets its snapshot
+without touching Redis, and the stream position it was taken at, so a resume is exact.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+import orjson
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from scoreboard.domain.events import TOP_SIZE, EventType, leaderboard_updated
+from scoreboard.domain.models import DEFAULT_BOARD
+from scoreboard.redis_store import events
+from scoreboard.redis_store.events import StreamEvent, stream_id_key
+from scoreboard.redis_store.leaderboard import Leaderboard
+from scoreboard.telemetry.metrics import Metrics
+
+from services.gateway.frames import Frame, frame
+from services.gateway.subscriber import Subscriber
+
+log = logging.getLogger("scoreboard.gateway.broadcaster")
+
+READ_BLOCK_MS = 5000
+RETRY_DELAY_S = 0.5
+
+
+class Broadcaster:
+    def __init__(
+        self, redis: Redis, reader: Redis, metrics: Metrics, *, board_id: str = DEFAULT_BOARD
+    ) -> None:
+        self._redis = redis
+        self._reader = reader  # its own connection: XREAD BLOCK holds it for seconds
+        self._leaderboard = Leaderboard(redis)
+        self._metrics = metrics
+        self.board_id = board_id
+        self.subscribers: set[Subscriber] = set()
+        self._by_user: dict[str, set[Subscriber]] = {}
+        self.position = "0-0"  # the last stream id dispatched
+        self.snapshot: Frame | None = None
+        self._snapshot_version = -1
+        self.healthy = False
+        self.draining = False
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="stream-reader")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def subscribe(self, user_id: str | None, capacity: int) -> Subscriber:
+        subscriber = Subscriber(user_id, capacity)
+        self.subscribers.add(subscriber)
+        if user_id:
+            self._by_user.setdefault(user_id, set()).add(subscriber)
+        self._metrics.sse_connections.set(len(self.subscribers))
+        return subscriber
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        self.subscribers.discard(subscriber)
+        if subscriber.user_id and (owners := self._by_user.get(subscriber.user_id)):
+            owners.discard(subscriber)
+            if not owners:
+                del self._by_user[subscriber.user_id]
+        self._metrics.sse_connections.set(len(self.subscribers))
+
+    def drain(self) -> None:
+        """SIGTERM: wake every client so each says goodbye (with a reconnect hint) and closes."""
+        self.draining = True
+        for subscriber in self.subscribers:
+            subscriber.wake.set()
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                if not self.healthy:
+                    await self._resync()
+                for event in await events.read_after(self._reader, self.position, block_ms=READ_BLOCK_MS):
+                    self.dispatch(event)
+            except (RedisError, OSError) as error:
+                if self.healthy:
+                    log.warning("stream reader lost Redis", extra={"error": type(error).__name__})
+                self.healthy = False
+                await asyncio.sleep(RETRY_DELAY_S)
+
+    async def _resync(self) -> None:
+        """(Re)start from the current end of the stream with a fresh Top 10 snapshot."""
+        _, last_id = await events.first_and_last_ids(self._redis)
+        if last_id is not None and stream_id_key(last_id) > stream_id_key(self.position):
+            self.position = last_id
+        entries = await self._leaderboard.top(self.board_id, TOP_SIZE) or []
+        version = await self._leaderboard.top_version(self.board_id)
+        if version >= self._snapshot_version:
+            payload = orjson.dumps(leaderboard_updated(self.board_id, version, entries))
+            self._set_snapshot(payload, version)
+        self.healthy = True
+
+    def _set_snapshot(self, data: bytes, version: int) -> Frame:
+        self._snapshot_version = version
+        self.snapshot = frame(EventType.LEADERBOARD_UPDATED, data, self.position, is_top=True)
+        return self.snapshot
+
+    def dispatch(self, event: StreamEvent) -> None:
+        self.position = event.id
+        if event.board_id != self.board_id:
+            return
+        if event.type == EventType.LEADERBOARD_UPDATED:
+            version = int(orjson.loads(event.data).get("version", 0))
+            if version <= self._snapshot_version:
+                return  # an older Top 10 than we already sent (two workers raced)
+            self._snapshot_version = version
+            self.snapshot = frame(
+                event.type, event.data, event.id, committed_us=event.committed_us, is_top=True
+            )
+            targets: set[Subscriber] | list[Subscriber] = self.subscribers
+            shared = self.snapshot
+        else:
+            shared = frame(event.type, event.data, event.id, committed_us=event.committed_us)
+            targets = self.subscribers if event.public else list(self._by_user.get(event.user_id or "", ()))
+        for subscriber in targets:
+            subscriber.offer(shared)
+        if event.committed_us:
+            self._metrics.deliver_latency.observe(max(0.0, time.time() - event.committed_us / 1e6))
+
+    async def missed_since(self, last_event_id: str, user_id: str | None, limit: int) -> list[Frame] | None:
+        """Frames after last_event_id up to our position, or None when a snapshot must replace them."""
+        try:
+            wanted = stream_id_key(last_event_id)
+        except ValueError:
+            return None
+        first_id, _ = await events.first_and_last_ids(self._redis)
+        if first_id is None or wanted < stream_id_key(first_id) or wanted > stream_id_key(self.position):
+            return None
+        missed = await events.range_after(self._redis, last_event_id, self.position, count=limit + 1)
+        if len(missed) > limit:
+            return None
+        return [
+            frame(e.type, e.data, e.id, is_top=e.type == EventType.LEADERBOARD_UPDATED)
+            for e in missed
+            if e.board_id == self.board_id and (e.public or (user_id is not None and e.user_id == user_id))
+        ]

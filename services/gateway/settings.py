@@ -1,0 +1,16 @@
+"""The gateway process's settings, built from the shared pieces."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from scoreboard.config import HttpSettings, RedisSettings, TicketSettings
+
+
+class GatewaySettings(RedisSettings, TicketSettings, HttpSettings):
+    sse_heartbeat_s: float = Field(default=15.0, gt=0)
+    sse_client_buffer: int = Field(default=256, ge=8)  # queued events per client before eviction
+    sse_send_timeout_s: float = Field(default=10.0, gt=0)  # a write stuck this long evicts the client
+    sse_max_lifetime_s: float = Field(default=3600.0, gt=0)  # then ask the client to reconnect
+    sse_retry_ms: int = Field(default=2000, ge=100)  # base reconnect delay, jittered on drain
+    sse_replay_limit: int = Field(default=1000, ge=1)  # beyond this many missed events: a snapshot
+    sse_drain_grace_s: float = Field(default=2.0, ge=0)

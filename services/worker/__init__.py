@@ -1,0 +1,1 @@
+"""The arq worker: copies committed scores to Redis, publishes events, reconciles."""

@@ -1,0 +1,29 @@
+"""What every job reads from arq's ctx, built in on_startup."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+from arq.connections import ArqRedis
+from scoreboard.redis_store.leaderboard import Leaderboard
+from scoreboard.telemetry.metrics import Metrics
+
+from services.worker.settings import WorkerSettings
+from services.worker.top_publisher import TopPublisher
+
+
+@dataclass
+class WorkerContext:
+    settings: WorkerSettings
+    pool: asyncpg.Pool
+    redis: ArqRedis
+    leaderboard: Leaderboard
+    metrics: Metrics
+    publisher: TopPublisher
+
+
+def context_of(ctx: dict[str, Any]) -> WorkerContext:
+    context: WorkerContext = ctx["scoreboard"]
+    return context

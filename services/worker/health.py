@@ -1,0 +1,48 @@
+"""The worker's small HTTP side: /healthz, /readyz and /metrics for probes and Prometheus."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import asyncpg
+import uvicorn
+from arq.connections import ArqRedis
+from scoreboard.db.pool import is_reachable as database_reachable
+from scoreboard.redis_store.connection import is_reachable as redis_reachable
+from scoreboard.telemetry.metrics import Metrics
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+
+def create_health_app(pool: asyncpg.Pool, redis: ArqRedis, metrics: Metrics) -> Starlette:
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        database = await database_reachable(pool)
+        cache = await redis_reachable(redis)
+        ready = database and cache
+        body = {"status": "ready" if ready else "unready", "database": database, "redis": cache}
+        return JSONResponse(body, status_code=200 if ready else 503)
+
+    async def render_metrics(request: Request) -> Response:
+        return Response(metrics.render(), media_type=metrics.content_type)
+
+    return Starlette(
+        routes=[
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/metrics", render_metrics),
+        ]
+    )
+
+
+class EmbeddedServer(uvicorn.Server):
+    """uvicorn inside a process that owns its signals (arq handles SIGTERM for the worker)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield

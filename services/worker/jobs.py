@@ -1,0 +1,74 @@
+"""arq jobs: copy one committed score to Redis and announce it."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from uuid import UUID
+
+from arq import Retry
+from scoreboard.domain.events import TOP_SIZE, user_score_updated
+from scoreboard.domain.models import ScoreState
+from scoreboard.redis_store import events
+from scoreboard.redis_store.connection import UNAVAILABLE_ERRORS as REDIS_DOWN
+
+from services.worker.context import WorkerContext, context_of
+
+log = logging.getLogger("scoreboard.worker.jobs")
+
+
+async def announce(
+    context: WorkerContext,
+    state: ScoreState,
+    rank: int,
+    *,
+    public: bool,
+    committed_us: int,
+    traceparent: str | None,
+) -> None:
+    """Append user_score_updated, then remember it was announced (at least once, never lost).
+
+    Only public users in the Top 10 are shown on the public stream; the rest reach their owner.
+    """
+    payload = user_score_updated(state.board_id, state.user_id, state.score, rank)
+    await events.append(
+        context.redis,
+        payload,
+        maxlen=context.settings.stream_maxlen,
+        user_id=str(state.user_id),
+        public=public and rank <= TOP_SIZE,
+        committed_us=committed_us,
+        traceparent=traceparent,
+    )
+    await context.leaderboard.mark_emitted(state)
+    context.metrics.events_published.labels(payload["type"]).inc()
+
+
+async def apply_score(ctx: dict[str, Any], payload: dict[str, Any]) -> str:
+    context = context_of(ctx)
+    state = ScoreState(
+        board_id=payload["board"],
+        user_id=UUID(payload["userId"]),
+        score=int(payload["newScore"]),
+        reached_at_us=int(payload["reachedAt"]),
+    )
+    try:
+        await context.leaderboard.save_profiles(
+            {state.user_id: (payload["displayName"], bool(payload["public"]))}
+        )
+        outcome = (await context.leaderboard.apply([state]))[0]
+        if outcome.needs_event:
+            await announce(
+                context,
+                state,
+                outcome.rank,
+                public=bool(payload["public"]),
+                committed_us=int(payload.get("committedAt") or 0),
+                traceparent=payload.get("traceparent"),
+            )
+    except REDIS_DOWN as error:
+        context.metrics.jobs.labels("apply_score", "retry").inc()
+        raise Retry(defer=1) from error
+    context.publisher.mark_dirty(state.board_id)
+    context.metrics.jobs.labels("apply_score", "applied" if outcome.applied else "already_applied").inc()
+    return "applied" if outcome.applied else "current"

@@ -1,0 +1,103 @@
+"""The worker process: an arq Worker plus its health/metrics port, in one event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from typing import Any
+
+import uvicorn
+from arq import cron
+from arq.connections import RedisSettings as ArqRedisSettings
+from arq.worker import Worker, func
+from scoreboard.db.pool import create_pool_lazily
+from scoreboard.redis_store.connection import create_redis
+from scoreboard.redis_store.jobs import APPLY_SCORE
+from scoreboard.redis_store.keys import JOB_QUEUE
+from scoreboard.redis_store.leaderboard import Leaderboard
+from scoreboard.telemetry.metrics import Metrics
+
+from services.worker import jobs, reconciler
+from services.worker.context import WorkerContext
+from services.worker.health import EmbeddedServer, create_health_app
+from services.worker.settings import WorkerSettings
+from services.worker.top_publisher import TopPublisher
+
+log = logging.getLogger("scoreboard.worker")
+
+# Wait for Redis forever instead of crashing: no crash loop, no start order.
+CONNECT_RETRIES = 1_000_000
+
+
+def _build_context(settings: WorkerSettings, metrics: Metrics) -> WorkerContext:
+    pool = create_pool_lazily(settings, application_name="scoreboard-worker")
+    redis = create_redis(settings)
+    leaderboard = Leaderboard(redis)
+    publisher = TopPublisher(
+        redis,
+        leaderboard,
+        metrics,
+        coalesce_ms=settings.leaderboard_coalesce_ms,
+        stream_maxlen=settings.stream_maxlen,
+    )
+    return WorkerContext(settings, pool, redis, leaderboard, metrics, publisher)
+
+
+def build_worker(settings: WorkerSettings, context: WorkerContext) -> Worker:
+    async def on_startup(ctx: dict[str, Any]) -> None:
+        context.publisher.start()
+
+    async def on_shutdown(ctx: dict[str, Any]) -> None:
+        await context.publisher.stop()
+
+    redis_settings = ArqRedisSettings.from_dsn(settings.redis_url.get_secret_value())
+    redis_settings.conn_retries = CONNECT_RETRIES
+    redis_settings.conn_timeout = int(max(1, settings.redis_timeout_s))
+    return Worker(
+        functions=[func(jobs.apply_score, name=APPLY_SCORE, max_tries=1000, timeout=10)],
+        cron_jobs=[
+            cron(reconciler.reconcile, second=set(range(60)), unique=True, timeout=30, run_at_startup=True)
+        ],
+        redis_settings=redis_settings,
+        queue_name=JOB_QUEUE,
+        ctx={"scoreboard": context},
+        on_startup=on_startup,
+        on_shutdown=on_shutdown,
+        max_jobs=settings.worker_max_jobs,
+        poll_delay=settings.worker_poll_delay_s,
+        keep_result=60,
+        job_completion_wait=settings.worker_job_completion_wait_s,
+        health_check_interval=10,
+        health_check_key=f"{JOB_QUEUE}:health-check:{socket.gethostname()}",
+        handle_signals=True,
+    )
+
+
+async def run(settings: WorkerSettings) -> None:
+    metrics = Metrics("worker")
+    context = _build_context(settings, metrics)
+    await context.pool
+    health = EmbeddedServer(
+        uvicorn.Config(
+            create_health_app(context.pool, context.redis, metrics),
+            host=settings.worker_host,
+            port=settings.worker_port,
+            log_config=None,
+            lifespan="off",
+        )
+    )
+    health_task = asyncio.create_task(health.serve(), name="worker-health")
+    worker = build_worker(settings, context)
+    try:
+        await worker.async_run()
+    except asyncio.CancelledError:
+        log.info("worker stopping")
+    finally:
+        await worker.close()
+        health.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError):
+            await health_task
+        await context.redis.aclose()
+        await context.pool.close()

@@ -1,0 +1,128 @@
+"""Convergence: Redis always ends up equal to PostgreSQL, with no manual step.
+
+Every second (arq cron, one run at a time across workers) the reconciler
+* rebuilds a board from the database, in batches and under a lock, when Redis lost it (the
+  `ready` flag is gone: a restart without persistence, a flush); reads use the database meanwhile;
+* then re-applies every score changed since its watermark minus a safety margin (a transaction
+  that stamped `updated_at` before the watermark may commit after it), announcing those whose
+  event never went out because the enqueue or the job was lost.
+Applying is absolute and version-guarded, so re-applying what is already there changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from scoreboard.db import scores, users
+from scoreboard.db.pool import UNAVAILABLE_ERRORS as DB_DOWN
+from scoreboard.domain.models import DEFAULT_BOARD, ScoreState
+from scoreboard.redis_store.connection import UNAVAILABLE_ERRORS as REDIS_DOWN
+from scoreboard.redis_store.keys import BoardKeys
+
+from services.worker.context import WorkerContext, context_of
+from services.worker.jobs import announce
+
+log = logging.getLogger("scoreboard.worker.reconciler")
+
+BOARDS = (DEFAULT_BOARD,)
+LOCK_TTL_MS = 60_000
+TICK_BUDGET_S = 0.8
+
+_RELEASE_LOCK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+async def reconcile(ctx: dict[str, Any]) -> str:
+    context = context_of(ctx)
+    outcome = []
+    for board_id in BOARDS:
+        try:
+            if not await context.leaderboard.is_ready(board_id):
+                outcome.append(await rebuild(context, board_id))
+            outcome.append(await catch_up(context, board_id))
+        except (*REDIS_DOWN, *DB_DOWN) as error:
+            log.warning("reconcile skipped", extra={"board": board_id, "error": type(error).__name__})
+            outcome.append("skipped")
+    return ",".join(outcome)
+
+
+async def rebuild(context: WorkerContext, board_id: str) -> str:
+    keys = BoardKeys(board_id)
+    token = secrets.token_hex(8)
+    if not await context.redis.set(keys.rebuild_lock, token, nx=True, px=LOCK_TTL_MS):
+        return "rebuild-elsewhere"
+    started = time.monotonic()
+    started_at = datetime.now(UTC)
+    count = 0
+    try:
+        async for batch in scores.iterate_board(context.pool, board_id, context.settings.rebuild_batch):
+            await context.leaderboard.save_profiles(
+                {state.user_id: (name, public) for state, name, public in batch}
+            )
+            await context.leaderboard.apply([state for state, _, _ in batch], rebuild=True)
+            await context.redis.pexpire(keys.rebuild_lock, LOCK_TTL_MS)
+            count += len(batch)
+        # Everything that changed while we scanned is caught up from here by the watermark.
+        await _set_watermark(
+            context, board_id, started_at - timedelta(seconds=context.settings.reconcile_margin_s)
+        )
+        await context.leaderboard.mark_ready(board_id)
+    finally:
+        await context.redis.eval(_RELEASE_LOCK, 1, keys.rebuild_lock, token)  # type: ignore[misc]
+    context.metrics.rebuilds.inc()
+    context.publisher.mark_dirty(board_id)
+    log.info(
+        "board rebuilt", extra={"board": board_id, "users": count, "s": round(time.monotonic() - started, 3)}
+    )
+    return f"rebuilt:{count}"
+
+
+async def catch_up(context: WorkerContext, board_id: str) -> str:
+    """Apply every change since the watermark (minus the margin), within one tick's budget."""
+    keys = BoardKeys(board_id)
+    stored = await context.redis.get(keys.watermark)
+    margin = timedelta(seconds=context.settings.reconcile_margin_s)
+    watermark = datetime.fromtimestamp(float(stored), UTC) if stored else datetime.now(UTC) - margin
+    cursor = watermark - margin
+    deadline = time.monotonic() + TICK_BUDGET_S
+    repaired = 0
+    while True:
+        changes = await scores.changed_since(context.pool, cursor, context.settings.reconcile_batch)
+        mine = [state for state, _ in changes if state.board_id == board_id]
+        repaired += await _apply_and_announce(context, mine)
+        if changes:
+            cursor = changes[-1][1]
+            watermark = max(watermark, cursor)
+        if len(changes) < context.settings.reconcile_batch or time.monotonic() > deadline:
+            break
+    await _set_watermark(context, board_id, watermark)
+    context.metrics.reconciler_lag.set(max(0.0, (datetime.now(UTC) - watermark).total_seconds()))
+    if repaired:
+        context.metrics.reconciler_repairs.inc(repaired)
+        context.publisher.mark_dirty(board_id)
+    return f"repaired:{repaired}"
+
+
+async def _apply_and_announce(context: WorkerContext, states: list[ScoreState]) -> int:
+    if not states:
+        return 0
+    outcomes = await context.leaderboard.apply(states)
+    missing_profiles = [s.user_id for s, o in zip(states, outcomes, strict=True) if o.needs_event]
+    if missing_profiles:
+        profiles = await users.profiles(context.pool, missing_profiles)
+        await context.leaderboard.save_profiles(profiles)
+        for state, outcome in zip(states, outcomes, strict=True):
+            if outcome.needs_event:
+                public = profiles.get(state.user_id, ("", True))[1]
+                await announce(context, state, outcome.rank, public=public, committed_us=0, traceparent=None)
+    return sum(1 for outcome in outcomes if outcome.applied or outcome.needs_event)
+
+
+async def _set_watermark(context: WorkerContext, board_id: str, moment: datetime) -> None:
+    await context.redis.set(BoardKeys(board_id).watermark, f"{moment.timestamp():.6f}")
