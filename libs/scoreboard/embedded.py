@@ -20,6 +20,7 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 _PR_SET_PDEATHSIG = 1
 SERVICE_USER = "scoreboard-pg"
@@ -82,6 +83,12 @@ class ChildServer:
     def command(self) -> list[str]:
         raise NotImplementedError
 
+    def identity(self) -> dict[str, Any]:
+        """Run as self.user with its own group only (root's group would shadow "other" rights)."""
+        if self.user is None:
+            return {}
+        return {"user": self.user, "group": self.user, "extra_groups": []}
+
     def prepare(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
 
@@ -96,7 +103,8 @@ class ChildServer:
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            user=self.user,
+            cwd=self.data_dir,
+            **self.identity(),
             preexec_fn=die_with_parent(self.stop_signal),
         )
         log.close()
@@ -157,14 +165,16 @@ class EmbeddedPostgres(ChildServer):
         if not (self.pgdata / "PG_VERSION").exists():
             initdb = [str(self.bin_dir / "initdb"), "-D", str(self.pgdata), "-U", "postgres"]
             initdb += ["--auth=trust", "-E", "UTF8", "--locale=C"]
-            subprocess.run(initdb, check=True, capture_output=True, user=self.user)  # noqa: S603
+            done = subprocess.run(initdb, check=False, capture_output=True, cwd=self.data_dir, **self.identity())  # noqa: S603
+            if done.returncode != 0:
+                raise RuntimeError(f"initdb failed: {done.stderr.decode(errors='replace').strip()}")
         self._stop_orphan()
 
     def _stop_orphan(self) -> None:
         """A postmaster left by a previous run (its parent killed hard): stop it first."""
         if (self.pgdata / "postmaster.pid").exists():
             pg_ctl = [str(self.bin_dir / "pg_ctl"), "-D", str(self.pgdata), "stop", "-m", "fast", "-w"]
-            subprocess.run(pg_ctl, check=False, capture_output=True, user=self.user)  # noqa: S603
+            subprocess.run(pg_ctl, check=False, capture_output=True, cwd=self.data_dir, **self.identity())  # noqa: S603
 
     def command(self) -> list[str]:
         command = [str(self.bin_dir / "postgres"), "-D", str(self.pgdata), "-p", str(self.port)]

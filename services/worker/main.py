@@ -31,7 +31,7 @@ log = logging.getLogger("scoreboard.worker")
 CONNECT_RETRIES = 1_000_000
 
 
-def _build_context(settings: WorkerSettings, metrics: Metrics) -> WorkerContext:
+def build_context(settings: WorkerSettings, metrics: Metrics) -> WorkerContext:
     pool = create_pool_lazily(settings, application_name="scoreboard-worker")
     redis = create_redis(settings)
     leaderboard = Leaderboard(redis)
@@ -77,7 +77,7 @@ def build_worker(settings: WorkerSettings, context: WorkerContext) -> Worker:
 
 async def run(settings: WorkerSettings) -> None:
     metrics = Metrics("worker")
-    context = _build_context(settings, metrics)
+    context = build_context(settings, metrics)
     await context.pool
     health = EmbeddedServer(
         uvicorn.Config(

@@ -1,0 +1,63 @@
+"""The API in process (ASGI, lifespan run), and the worker's job context, on real servers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+
+from services.api.app import create_app
+from services.worker.context import WorkerContext
+from services.worker.main import build_context
+from tests.factories import api_settings, worker_settings
+
+ApiClientFactory = Callable[..., Any]
+
+
+@pytest.fixture
+async def api_factory(database_url: str, redis_url: str) -> AsyncIterator[ApiClientFactory]:
+    """Build API clients with setting overrides; each is closed at the end of the test."""
+    managers: list[LifespanManager] = []
+    clients: list[httpx.AsyncClient] = []
+
+    async def make(**overrides: Any) -> httpx.AsyncClient:
+        app = create_app(api_settings(overrides.pop("database_url", database_url),
+                                      overrides.pop("redis_url", redis_url), **overrides))
+        manager = LifespanManager(app)
+        await manager.__aenter__()
+        managers.append(manager)
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=manager.app), base_url="http://api.test")
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        await client.aclose()
+    for manager in reversed(managers):
+        await manager.__aexit__(None, None, None)
+
+
+@pytest.fixture
+async def api(api_factory: ApiClientFactory) -> httpx.AsyncClient:
+    client: httpx.AsyncClient = await api_factory()
+    return client
+
+
+@pytest.fixture
+async def worker(database_url: str, redis_url: str) -> AsyncIterator[WorkerContext]:
+    """The worker's job context, to run jobs and the reconciler directly."""
+    context = build_context(worker_settings(database_url, redis_url), _metrics())
+    await context.pool
+    yield context
+    await context.publisher.stop()
+    await context.redis.aclose()
+    await context.pool.close()
+
+
+def _metrics() -> Any:
+    from scoreboard.telemetry.metrics import Metrics
+
+    return Metrics("worker")
