@@ -18,7 +18,10 @@ from services.worker.settings import WorkerSettings
 
 JWT_SECRET = "test-jwt-secret-0123456789abcdef0123456789abcdef"
 TICKET_SECRET = "test-ticket-secret-0123456789abcdef0123456789"
-SIGNING_KEYS = {"default": "test-signing-key-default-0123456789abcdef", "rotated": "test-signing-key-rotated-0123456789"}
+SIGNING_KEYS = {
+    "default": "test-signing-key-default-0123456789abcdef",
+    "rotated": "test-signing-key-rotated-0123456789",
+}
 ACTION_TYPES = {
     "default": {"points": 1},
     "quiz": {"points": 10, "min_seconds": 0, "ttl_seconds": 600},

@@ -40,7 +40,6 @@ class BaseScoreboardSettings(BaseSettings):
 
 class DatabaseSettings(BaseScoreboardSettings):
     database_url: SecretStr
-    db_pool_min: int = Field(default=2, ge=0)
     db_pool_max: int = Field(default=10, ge=1)
     db_statement_timeout_ms: int = Field(default=5000, ge=100)
     db_connect_timeout_s: float = Field(default=3.0, gt=0)

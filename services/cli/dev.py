@@ -142,9 +142,9 @@ class DevStack:
                 raise RuntimeError(f"the {name} process exited with code {child.returncode}")
 
     def _banner(self, env: dict[str, str], elapsed: float) -> None:
-        secret = env["SCOREBOARD_JWT_SECRET"]
         user_id = uuid.uuid4()
-        token = mint_dev_token(secret, user_id=user_id, name="Alice", ttl_s=900)
+        token = mint_dev_token(env["SCOREBOARD_JWT_SECRET"], user_id=user_id, name="Alice", ttl_s=900)
+        signing_key = json.loads(env["SCOREBOARD_SIGNING_KEYS"]).get("default", "")
         api = f"http://{self.args.host}:{self.args.api_port}"
         gateway = f"http://{self.args.host}:{self.args.gateway_port}"
         print(
@@ -154,9 +154,12 @@ class DevStack:
             f"  stream      {gateway}/api/realtime/stream\n"
             f"  worker      http://{self.args.host}:{self.args.worker_port}/metrics\n"
             f"  data        {self.data_dir}\n\n"
-            f"A dev token for user {user_id} (Alice), valid 15 minutes:\n  {token}\n\n"
-            f"Play an action from another terminal:\n  scoreboard play --name Alice\n\n"
-            f"Watch the stream:\n  curl -N {gateway}/api/realtime/stream\n\n"
+            "A dev user (Alice), valid 15 minutes, for the README's curl example:\n"
+            f"  export SB_API={api} SB_USER={user_id}\n"
+            f"  export SB_TOKEN={token}\n"
+            f"  export SB_SIGNING_KEY={signing_key}\n\n"
+            "Or play an action in one line:  scoreboard play --name Alice\n"
+            f"Watch the stream:               curl -N {gateway}/api/realtime/stream\n\n"
             "Ctrl-C stops everything.\n",
             flush=True,
         )

@@ -24,8 +24,13 @@ async def api_factory(database_url: str, redis_url: str) -> AsyncIterator[ApiCli
     clients: list[httpx.AsyncClient] = []
 
     async def make(**overrides: Any) -> httpx.AsyncClient:
-        app = create_app(api_settings(overrides.pop("database_url", database_url),
-                                      overrides.pop("redis_url", redis_url), **overrides))
+        app = create_app(
+            api_settings(
+                overrides.pop("database_url", database_url),
+                overrides.pop("redis_url", redis_url),
+                **overrides,
+            )
+        )
         manager = LifespanManager(app)
         await manager.__aenter__()
         managers.append(manager)

@@ -9,7 +9,9 @@ from scoreboard.db.score_events import totals_mismatch
 from tests.factories import Player
 
 
-async def test_increment_commits_once_and_replays_the_same_answer(api: httpx.AsyncClient, database_url: str) -> None:
+async def test_increment_commits_once_and_replays_the_same_answer(
+    api: httpx.AsyncClient, database_url: str
+) -> None:
     alice = Player("Alice")
     ticket = await alice.ticket(api, "quiz")
     headers, body = alice.signed(ticket)
@@ -19,7 +21,11 @@ async def test_increment_commits_once_and_replays_the_same_answer(api: httpx.Asy
 
     assert first.status_code == 200, first.text
     assert first.json() | {"top10IfChanged": None} == {
-        "userId": str(alice.user_id), "newScore": 10, "rank": 1, "replayed": False, "top10IfChanged": None,
+        "userId": str(alice.user_id),
+        "newScore": 10,
+        "rank": 1,
+        "replayed": False,
+        "top10IfChanged": None,
     }
     assert again.status_code == 200
     assert again.json()["newScore"] == 10 and again.json()["replayed"] is True
