@@ -25,8 +25,8 @@ async def database_url(servers: TestServers) -> AsyncIterator[str]:
 
 
 @pytest.fixture
-async def redis_url(servers: TestServers) -> AsyncIterator[str]:
+async def redis_url(servers: TestServers) -> str:
     client = Redis.from_url(servers.redis_url)
     await client.flushdb()
     await client.aclose()
-    yield servers.redis_url
+    return servers.redis_url

@@ -9,6 +9,7 @@ Each test gets its own database, copied from a migrated template, and a flushed 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
 from dataclasses import dataclass, field
@@ -82,10 +83,8 @@ class TestServers:
             await admin.close()
 
     def stop(self) -> None:
-        try:
+        with contextlib.suppress(OSError, asyncpg.PostgresError):
             asyncio.run(self.drop_database(with_database(self.admin_database_url, self.template)))
-        except (OSError, asyncpg.PostgresError):
-            pass
         for server in (self.redis, self.postgres):
             if server is not None:
                 server.stop()

@@ -165,7 +165,9 @@ class EmbeddedPostgres(ChildServer):
         if not (self.pgdata / "PG_VERSION").exists():
             initdb = [str(self.bin_dir / "initdb"), "-D", str(self.pgdata), "-U", "postgres"]
             initdb += ["--auth=trust", "-E", "UTF8", "--locale=C"]
-            done = subprocess.run(initdb, check=False, capture_output=True, cwd=self.data_dir, **self.identity())  # noqa: S603
+            done = subprocess.run(
+                initdb, check=False, capture_output=True, cwd=self.data_dir, **self.identity()
+            )  # noqa: S603
             if done.returncode != 0:
                 raise RuntimeError(f"initdb failed: {done.stderr.decode(errors='replace').strip()}")
         self._stop_orphan()

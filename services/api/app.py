@@ -6,6 +6,11 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.routing import Route
+
 from scoreboard.db.pool import create_pool_lazily
 from scoreboard.domain.actions import ActionType
 from scoreboard.redis_store.connection import create_redis
@@ -17,11 +22,6 @@ from scoreboard.security.tickets import TicketBook
 from scoreboard.telemetry.metrics import Metrics
 from scoreboard.web.errors import EXCEPTION_HANDLERS
 from scoreboard.web.middleware import RequestContextMiddleware
-from starlette.applications import Starlette
-from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
-from starlette.routing import Route
-
 from services.api import openapi
 from services.api.context import ApiContext
 from services.api.routes import actions, demo, health, increments, leaderboard, realtime

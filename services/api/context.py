@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import asyncpg
 from arq.connections import ArqRedis
+from starlette.requests import Request
+
 from scoreboard.domain.actions import ActionType
 from scoreboard.redis_store.leaderboard import Leaderboard
 from scoreboard.redis_store.rate_limit import RateLimiter
@@ -13,8 +15,6 @@ from scoreboard.security.bearer import TokenVerifier
 from scoreboard.security.realtime_tokens import RealtimeTokens
 from scoreboard.security.tickets import TicketBook
 from scoreboard.telemetry.metrics import Metrics
-from starlette.requests import Request
-
 from services.api.settings import ApiSettings
 from services.api.top_cache import TopCache
 

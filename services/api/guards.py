@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from starlette.requests import Request
+
 from scoreboard.domain.errors import RateLimited, Reason, Unauthenticated
 from scoreboard.domain.models import Principal
 from scoreboard.redis_store.rate_limit import Decision
-from starlette.requests import Request
-
 from services.api.client_ip import client_ip
 from services.api.context import ApiContext
 

@@ -10,6 +10,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+
 from scoreboard.db import score_events, scores
 from scoreboard.db.pool import UNAVAILABLE_ERRORS as DB_DOWN
 from scoreboard.domain.actions import server_delta
@@ -28,7 +29,6 @@ from scoreboard.redis_store.jobs import apply_score_payload, enqueue_apply_score
 from scoreboard.redis_store.leaderboard import REDIS_UNREADABLE
 from scoreboard.security.signing import canonical_increment, signature_matches, timestamp_in_window
 from scoreboard.security.tickets import check_ticket
-
 from services.api.context import ApiContext
 from services.api.schemas import IncrementRequest
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from scoreboard.domain.errors import ErrorCode
-from scoreboard.web.responses import JSONResponse
 from starlette.requests import Request
 from starlette.responses import Response
+
+from scoreboard.domain.errors import ErrorCode
+from scoreboard.web.responses import JSONResponse
 
 
 def _ref(name: str) -> dict[str, str]:

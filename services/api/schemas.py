@@ -8,8 +8,9 @@ from uuid import UUID
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
-from scoreboard.domain.errors import ValidationFailed
 from starlette.requests import Request
+
+from scoreboard.domain.errors import ValidationFailed
 
 MAX_BODY_BYTES = 8 * 1024
 BOARD_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.:-]{0,63}$")

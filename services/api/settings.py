@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pydantic import model_validator
+
 from scoreboard.config import (
     ActionSettings,
     DatabaseSettings,

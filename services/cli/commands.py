@@ -10,9 +10,9 @@ import uuid
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
+
 from scoreboard.config import BaseScoreboardSettings, fail_on_invalid_settings
 from scoreboard.telemetry.logging import configure_logging
-
 from services.cli import dev_secrets
 
 Settings = TypeVar("Settings", bound=BaseScoreboardSettings)

@@ -19,6 +19,7 @@ from pathlib import Path
 from types import FrameType
 
 import httpx
+
 from scoreboard.db.migrate import apply_migrations
 from scoreboard.embedded import (
     ChildServer,
@@ -28,7 +29,6 @@ from scoreboard.embedded import (
     port_open,
 )
 from scoreboard.security.bearer import mint_dev_token
-
 from services.cli import dev_secrets
 
 READY_TIMEOUT_S = 60.0

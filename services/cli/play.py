@@ -9,9 +9,9 @@ import time
 import uuid
 
 import httpx
+
 from scoreboard.security.bearer import mint_dev_token
 from scoreboard.security.client import build_increment_request
-
 from services.cli import dev_secrets
 
 NAMESPACE = uuid.UUID("6f1c3a56-2d0e-4a7e-9c1b-5b8d7e0a9f42")

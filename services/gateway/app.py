@@ -7,13 +7,6 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import anyio
-from scoreboard.redis_store.connection import create_redis
-from scoreboard.redis_store.connection import is_reachable as redis_reachable
-from scoreboard.security.realtime_tokens import RealtimeTokens
-from scoreboard.telemetry.metrics import Metrics
-from scoreboard.web.errors import EXCEPTION_HANDLERS
-from scoreboard.web.middleware import RequestContextMiddleware
-from scoreboard.web.responses import JSONResponse
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -21,6 +14,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from scoreboard.redis_store.connection import create_redis
+from scoreboard.redis_store.connection import is_reachable as redis_reachable
+from scoreboard.security.realtime_tokens import RealtimeTokens
+from scoreboard.telemetry.metrics import Metrics
+from scoreboard.web.errors import EXCEPTION_HANDLERS
+from scoreboard.web.middleware import RequestContextMiddleware
+from scoreboard.web.responses import JSONResponse
 from services.gateway.broadcaster import READ_BLOCK_MS, Broadcaster
 from services.gateway.settings import GatewaySettings
 from services.gateway.stream import StreamEndpoint

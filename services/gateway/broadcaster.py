@@ -14,13 +14,13 @@ import time
 import orjson
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+
 from scoreboard.domain.events import TOP_SIZE, EventType, leaderboard_updated
 from scoreboard.domain.models import DEFAULT_BOARD
 from scoreboard.redis_store import events
 from scoreboard.redis_store.events import StreamEvent, stream_id_key
 from scoreboard.redis_store.leaderboard import Leaderboard
 from scoreboard.telemetry.metrics import Metrics
-
 from services.gateway.frames import Frame, frame
 from services.gateway.subscriber import Subscriber
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from scoreboard.redis_store.events import stream_id_key
 from sse_starlette.event import ServerSentEvent
+
+from scoreboard.redis_store.events import stream_id_key
 
 
 @dataclass(frozen=True, slots=True)

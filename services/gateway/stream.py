@@ -8,14 +8,14 @@ import time
 from collections.abc import AsyncIterator
 
 import anyio
-from scoreboard.domain.errors import Reason, Unavailable
-from scoreboard.redis_store.events import stream_id_key
-from scoreboard.security.realtime_tokens import RealtimeTokens
-from scoreboard.telemetry.metrics import Metrics
 from sse_starlette import EventSourceResponse
 from starlette.requests import Request
 from starlette.responses import Response
 
+from scoreboard.domain.errors import Reason, Unavailable
+from scoreboard.redis_store.events import stream_id_key
+from scoreboard.security.realtime_tokens import RealtimeTokens
+from scoreboard.telemetry.metrics import Metrics
 from services.gateway.broadcaster import Broadcaster
 from services.gateway.frames import Frame, retry_frame
 from services.gateway.settings import GatewaySettings

@@ -7,9 +7,9 @@ from typing import Any
 
 import asyncpg
 from arq.connections import ArqRedis
+
 from scoreboard.redis_store.leaderboard import Leaderboard
 from scoreboard.telemetry.metrics import Metrics
-
 from services.worker.settings import WorkerSettings
 from services.worker.top_publisher import TopPublisher
 

@@ -8,13 +8,14 @@ from collections.abc import Iterator
 import asyncpg
 import uvicorn
 from arq.connections import ArqRedis
-from scoreboard.db.pool import is_reachable as database_reachable
-from scoreboard.redis_store.connection import is_reachable as redis_reachable
-from scoreboard.telemetry.metrics import Metrics
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from scoreboard.db.pool import is_reachable as database_reachable
+from scoreboard.redis_store.connection import is_reachable as redis_reachable
+from scoreboard.telemetry.metrics import Metrics
 
 
 def create_health_app(pool: asyncpg.Pool, redis: ArqRedis, metrics: Metrics) -> Starlette:

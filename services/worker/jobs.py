@@ -7,11 +7,11 @@ from typing import Any
 from uuid import UUID
 
 from arq import Retry
+
 from scoreboard.domain.events import TOP_SIZE, user_score_updated
 from scoreboard.domain.models import ScoreState
 from scoreboard.redis_store import events
 from scoreboard.redis_store.connection import UNAVAILABLE_ERRORS as REDIS_DOWN
-
 from services.worker.context import WorkerContext, context_of
 
 log = logging.getLogger("scoreboard.worker.jobs")

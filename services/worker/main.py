@@ -12,13 +12,13 @@ import uvicorn
 from arq import cron
 from arq.connections import RedisSettings as ArqRedisSettings
 from arq.worker import Worker, func
+
 from scoreboard.db.pool import create_pool_lazily
 from scoreboard.redis_store.connection import create_redis
 from scoreboard.redis_store.jobs import APPLY_SCORE
 from scoreboard.redis_store.keys import JOB_QUEUE
 from scoreboard.redis_store.leaderboard import Leaderboard
 from scoreboard.telemetry.metrics import Metrics
-
 from services.worker import jobs, reconciler
 from services.worker.context import WorkerContext
 from services.worker.health import EmbeddedServer, create_health_app

@@ -22,7 +22,6 @@ from scoreboard.db.pool import UNAVAILABLE_ERRORS as DB_DOWN
 from scoreboard.domain.models import DEFAULT_BOARD, ScoreState
 from scoreboard.redis_store.connection import UNAVAILABLE_ERRORS as REDIS_DOWN
 from scoreboard.redis_store.keys import BoardKeys
-
 from services.worker.context import WorkerContext, context_of
 from services.worker.jobs import announce
 

@@ -14,6 +14,7 @@ import logging
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+
 from scoreboard.domain.events import TOP_SIZE, leaderboard_updated
 from scoreboard.redis_store import events
 from scoreboard.redis_store.leaderboard import Leaderboard, TooSoon

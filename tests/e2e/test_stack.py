@@ -67,7 +67,8 @@ async def test_an_increment_reaches_a_stream_listener(stack: dict[str, ServicePr
         top = (await api.get("/api/leaderboard/top")).json()
 
     snapshot, *updates = received
-    assert snapshot["type"] == "leaderboard_updated" and snapshot["top10"] == []
+    assert snapshot["type"] == "leaderboard_updated"
+    assert snapshot["top10"] == []
     by_type = {event["type"]: event for event in updates}
     assert by_type["user_score_updated"]["userId"] == str(alice.user_id)
     assert by_type["user_score_updated"]["newScore"] == 10

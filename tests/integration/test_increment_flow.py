@@ -28,7 +28,8 @@ async def test_increment_commits_once_and_replays_the_same_answer(
         "top10IfChanged": None,
     }
     assert again.status_code == 200
-    assert again.json()["newScore"] == 10 and again.json()["replayed"] is True
+    assert again.json()["newScore"] == 10
+    assert again.json()["replayed"] is True
     assert again.headers["idempotent-replayed"] == "true"
     assert "x-request-id" in first.headers
     connection = await asyncpg.connect(database_url)

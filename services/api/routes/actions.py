@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import time
 
-from scoreboard.domain.errors import ValidationFailed
-from scoreboard.security.tickets import Ticket
-from scoreboard.web.responses import JSONResponse
 from starlette.requests import Request
 from starlette.responses import Response
 from uuid_utils.compat import uuid7
 
+from scoreboard.domain.errors import ValidationFailed
+from scoreboard.security.tickets import Ticket
+from scoreboard.web.responses import JSONResponse
 from services.api.context import context_of
 from services.api.guards import guarded_principal
 from services.api.schemas import ActionRequest, load_object, read_body, validate

@@ -10,14 +10,14 @@ import time
 import uuid
 from importlib import resources
 
-from scoreboard.domain.errors import Reason, Unauthorized, Unavailable
-from scoreboard.security.bearer import mint_dev_token
-from scoreboard.security.signing import DEFAULT_KEY_ID, canonical_increment, sign
-from scoreboard.web.responses import JSONResponse
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from scoreboard.domain.errors import Reason, Unauthorized, Unavailable
+from scoreboard.security.bearer import mint_dev_token
+from scoreboard.security.signing import DEFAULT_KEY_ID, canonical_increment, sign
+from scoreboard.web.responses import JSONResponse
 from services.api.context import context_of
 from services.api.guards import authenticate
 from services.api.schemas import load_object, read_body

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from scoreboard.db.pool import is_reachable as database_reachable
-from scoreboard.redis_store.connection import is_reachable as redis_reachable
-from scoreboard.web.responses import JSONResponse
 from starlette.requests import Request
 from starlette.responses import Response
 
+from scoreboard.db.pool import is_reachable as database_reachable
+from scoreboard.redis_store.connection import is_reachable as redis_reachable
+from scoreboard.web.responses import JSONResponse
 from services.api.context import context_of
 
 

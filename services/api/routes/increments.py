@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from scoreboard.web.responses import JSONResponse
 from starlette.requests import Request
 from starlette.responses import Response
 
+from scoreboard.web.responses import JSONResponse
 from services.api import increments
 from services.api.context import context_of
 from services.api.guards import guarded_principal

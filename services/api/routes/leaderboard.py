@@ -6,6 +6,9 @@ from typing import Any
 from uuid import UUID
 
 import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
 from scoreboard.db import scores
 from scoreboard.db.pool import UNAVAILABLE_ERRORS as DB_DOWN
 from scoreboard.domain.errors import Reason, Unavailable
@@ -13,9 +16,6 @@ from scoreboard.domain.models import RankedEntry
 from scoreboard.redis_store.connection import UNAVAILABLE_ERRORS as REDIS_DOWN
 from scoreboard.redis_store.leaderboard import REDIS_UNREADABLE
 from scoreboard.web.responses import JSONResponse
-from starlette.requests import Request
-from starlette.responses import Response
-
 from services.api.context import ApiContext, context_of
 from services.api.guards import authenticate, limit_ip
 from services.api.schemas import board_query, int_query

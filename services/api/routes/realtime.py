@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from scoreboard.web.responses import JSONResponse
 from starlette.requests import Request
 from starlette.responses import Response
 
+from scoreboard.web.responses import JSONResponse
 from services.api.context import context_of
 from services.api.guards import authenticate, limit_ip
 
