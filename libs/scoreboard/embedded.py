@@ -167,7 +167,7 @@ class EmbeddedPostgres(ChildServer):
             initdb += ["--auth=trust", "-E", "UTF8", "--locale=C"]
             done = subprocess.run(
                 initdb, check=False, capture_output=True, cwd=self.data_dir, **self.identity()
-            )  # noqa: S603
+            )
             if done.returncode != 0:
                 raise RuntimeError(f"initdb failed: {done.stderr.decode(errors='replace').strip()}")
         self._stop_orphan()
