@@ -55,8 +55,8 @@ def unprivileged_user(data_dir: Path) -> str | None:
     try:
         pwd.getpwnam(SERVICE_USER)
     except KeyError:
-        subprocess.run(  # noqa: S603
-            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SERVICE_USER],  # noqa: S607
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SERVICE_USER],
             check=True,
             capture_output=True,
         )
@@ -98,7 +98,7 @@ class ChildServer:
     def start(self, timeout_s: float = 30.0) -> None:
         self.prepare()
         log = (self.data_dir / f"{self.name}.log").open("ab")
-        self.process = subprocess.Popen(  # noqa: S603 - fixed binaries from installed wheels
+        self.process = subprocess.Popen(
             self.command(),
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -176,7 +176,7 @@ class EmbeddedPostgres(ChildServer):
         """A postmaster left by a previous run (its parent killed hard): stop it first."""
         if (self.pgdata / "postmaster.pid").exists():
             pg_ctl = [str(self.bin_dir / "pg_ctl"), "-D", str(self.pgdata), "stop", "-m", "fast", "-w"]
-            subprocess.run(pg_ctl, check=False, capture_output=True, cwd=self.data_dir, **self.identity())  # noqa: S603
+            subprocess.run(pg_ctl, check=False, capture_output=True, cwd=self.data_dir, **self.identity())
 
     def command(self) -> list[str]:
         command = [str(self.bin_dir / "postgres"), "-D", str(self.pgdata), "-p", str(self.port)]
@@ -187,7 +187,7 @@ class EmbeddedPostgres(ChildServer):
         return command
 
     def is_ready(self) -> bool:
-        result = subprocess.run(  # noqa: S603
+        result = subprocess.run(
             [str(self.bin_dir / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port), "-q"],
             check=False,
         )

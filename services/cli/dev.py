@@ -108,7 +108,7 @@ class DevStack:
             ("worker", self.args.worker_port),
             ("gateway", self.args.gateway_port),
         ):
-            self.children[name] = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            self.children[name] = subprocess.Popen(
                 [sys.executable, "-m", "services.cli", name, "--host", host, "--port", str(port)],
                 env=env,
                 stdin=subprocess.DEVNULL,
