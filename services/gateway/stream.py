@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import time
 from collections.abc import AsyncIterator
 
 import anyio
@@ -83,29 +82,33 @@ class StreamEndpoint:
         return [retry, snapshot.payload] if snapshot else [retry]
 
     async def _frames(self, subscriber: Subscriber, initial: list[bytes]) -> AsyncIterator[bytes]:
-        lifetime = self.settings.sse_max_lifetime_s
-        deadline = time.monotonic() + lifetime * random.uniform(0.9, 1.0)  # noqa: S311 - jitter
+        loop = asyncio.get_running_loop()
+        jitter = random.uniform(0.9, 1.0)  # noqa: S311 - spreads the reconnects, not a secret
+        deadline = loop.time() + self.settings.sse_max_lifetime_s * jitter
+        writing_since: float | None = None
         try:
             for payload in initial:
                 yield payload
-            while True:
+            while not subscriber.overflowed:
                 if self.broadcaster.draining:
                     yield self._goodbye("server draining")
                     return
-                if subscriber.overflowed:
-                    self.metrics.sse_evictions.inc()
-                    return
                 try:
-                    async with asyncio.timeout_at(
-                        asyncio.get_running_loop().time() + deadline - time.monotonic()
-                    ):
+                    async with asyncio.timeout_at(deadline):
                         await subscriber.wake.wait()
                 except TimeoutError:
                     yield self._goodbye("connection lifetime reached")
                     return
                 for item in subscriber.take():
+                    writing_since = loop.time()
                     yield self._deliver(item)
+                    writing_since = None
         finally:
+            # Evicted: its buffer overflowed, or a write stayed blocked until the send timeout.
+            timeout = self.settings.sse_send_timeout_s
+            stuck = writing_since is not None and loop.time() - writing_since >= timeout
+            if subscriber.overflowed or stuck:
+                self.metrics.sse_evictions.inc()
             self.broadcaster.unsubscribe(subscriber)
 
     def _deliver(self, item: Frame) -> bytes:

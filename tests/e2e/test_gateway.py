@@ -1,0 +1,255 @@
+"""The SSE gateway as a real process: snapshot, resume, isolation, slow clients, drain."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+
+from scoreboard.domain.events import leaderboard_updated, user_score_updated
+from scoreboard.domain.models import RankedEntry
+from scoreboard.redis_store import events
+from scoreboard.security.realtime_tokens import RealtimeTokens
+from tests.factories import TICKET_SECRET, service_environment
+from tests.processes import ServiceProcess
+
+pytestmark = pytest.mark.e2e
+
+
+def _gateway(database_url: str, redis_url: str, tmp_path: Path, **extra: str) -> ServiceProcess:
+    env = service_environment(database_url, redis_url) | extra
+    return ServiceProcess("gateway", env, log_path=tmp_path / "gateway.log")
+
+
+@pytest.fixture
+def gateway(database_url: str, redis_url: str, tmp_path: Path) -> Iterator[ServiceProcess]:
+    process = _gateway(
+        database_url, redis_url, tmp_path, SCOREBOARD_SSE_HEARTBEAT_S="0.3", SCOREBOARD_SSE_SEND_TIMEOUT_S="1"
+    )
+    process.start(wait_for="/readyz")
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_url)
+    yield client
+    await client.aclose()
+
+
+def stream_token(user_id: uuid.UUID) -> str:
+    return RealtimeTokens(TICKET_SECRET, 60).issue(user_id)
+
+
+async def publish_score(redis: Redis, user_id: uuid.UUID, score: int, *, public: bool) -> str:
+    payload = user_score_updated("global", user_id, score, rank=1 if public else 42)
+    return await events.append(redis, payload, maxlen=10_000, user_id=str(user_id), public=public)
+
+
+async def publish_top(redis: Redis, version: int, score: int) -> str:
+    entry = RankedEntry(1, uuid.uuid4(), "Top", True, score)
+    return await events.append(redis, leaderboard_updated("global", version, [entry]), maxlen=10_000)
+
+
+class SseReader:
+    """Reads raw SSE lines, so comments and retry fields are visible too."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self.response = response
+        self._lines = response.aiter_lines()
+
+    async def next_event(self, timeout: float = 5.0) -> dict[str, Any]:
+        fields: dict[str, Any] = {}
+        async with asyncio.timeout(timeout):
+            async for line in self._lines:
+                if not line:
+                    if "data" in fields or "retry" in fields:
+                        return fields
+                    continue
+                name, _, value = line.partition(":")
+                fields.setdefault(name or "comment", value.removeprefix(" "))
+        return fields
+
+    async def next_data_event(self, timeout: float = 5.0) -> dict[str, Any]:
+        while True:
+            event = await self.next_event(timeout)
+            if "data" in event:
+                return {"id": event.get("id"), "event": event.get("event"), **json.loads(event["data"])}
+
+
+async def open_stream(client: httpx.AsyncClient, url: str, **headers: str) -> tuple[Any, SseReader]:
+    context = client.stream("GET", url, headers=headers)
+    response = await context.__aenter__()
+    return context, SseReader(response)
+
+
+async def test_snapshot_first_then_live_events(gateway: ServiceProcess, redis: Redis) -> None:
+    async with httpx.AsyncClient(timeout=10) as client:
+        context, reader = await open_stream(client, gateway.url + "/api/realtime/stream")
+        try:
+            assert reader.response.status_code == 200
+            assert reader.response.headers["x-accel-buffering"] == "no"
+            snapshot = await reader.next_data_event()
+            assert snapshot["event"] == "leaderboard_updated"
+            entry_id = await publish_top(redis, 10, 99)
+            live = await reader.next_data_event()
+            assert live["id"] == entry_id
+            assert live["top10"][0]["score"] == 99
+        finally:
+            await context.__aexit__(None, None, None)
+
+
+async def test_last_event_id_resumes_exactly_what_was_missed(gateway: ServiceProcess, redis: Redis) -> None:
+    seen = await publish_top(redis, 1, 1)
+    await asyncio.sleep(0.2)  # the gateway has read it
+    missed = [await publish_score(redis, uuid.uuid4(), n, public=True) for n in (2, 3, 4)]
+    private_other = await publish_score(redis, uuid.uuid4(), 5, public=False)
+    async with httpx.AsyncClient(timeout=10) as client:
+        context, reader = await open_stream(
+            client, gateway.url + "/api/realtime/stream", **{"Last-Event-ID": seen}
+        )
+        try:
+            replayed = [await reader.next_data_event() for _ in missed]
+            assert [event["id"] for event in replayed] == missed
+            assert [event["newScore"] for event in replayed] == [2, 3, 4]
+            after = await publish_top(redis, 2, 7)
+            nxt = await reader.next_data_event()
+            assert nxt["id"] == after  # the private event of someone else was never sent
+            assert private_other not in {event["id"] for event in replayed}
+        finally:
+            await context.__aexit__(None, None, None)
+
+
+async def test_a_trimmed_last_event_id_gets_a_fresh_snapshot(gateway: ServiceProcess, redis: Redis) -> None:
+    await publish_top(redis, 3, 30)
+    await asyncio.sleep(0.2)
+    async with httpx.AsyncClient(timeout=10) as client:
+        context, reader = await open_stream(
+            client, gateway.url + "/api/realtime/stream", **{"Last-Event-ID": "1-0"}
+        )
+        try:
+            first = await reader.next_data_event()
+            assert first["event"] == "leaderboard_updated"
+            assert first["version"] == 3
+        finally:
+            await context.__aexit__(None, None, None)
+
+
+async def test_private_events_reach_only_their_owner(gateway: ServiceProcess, redis: Redis) -> None:
+    alice, bob = uuid.uuid4(), uuid.uuid4()
+    async with httpx.AsyncClient(timeout=10) as client:
+        base = gateway.url + "/api/realtime/stream?token="
+        alice_ctx, alice_reader = await open_stream(client, base + stream_token(alice))
+        bob_ctx, bob_reader = await open_stream(client, base + stream_token(bob))
+        public_ctx, public_reader = await open_stream(client, gateway.url + "/api/realtime/stream")
+        try:
+            for reader in (alice_reader, bob_reader, public_reader):
+                assert (await reader.next_data_event())["event"] == "leaderboard_updated"
+            bobs = await publish_score(redis, bob, 11, public=False)
+            alices = await publish_score(redis, alice, 12, public=False)
+            marker = await publish_top(redis, 5, 50)
+            assert [(await bob_reader.next_data_event())["id"] for _ in range(2)] == [bobs, marker]
+            assert [(await alice_reader.next_data_event())["id"] for _ in range(2)] == [alices, marker]
+            assert (await public_reader.next_data_event())["id"] == marker
+        finally:
+            for context in (alice_ctx, bob_ctx, public_ctx):
+                await context.__aexit__(None, None, None)
+
+
+@pytest.mark.parametrize("token", ["not-a-token", "expired"])
+async def test_a_bad_stream_token_gets_401_before_the_stream(gateway: ServiceProcess, token: str) -> None:
+    if token == "expired":
+        token = RealtimeTokens(TICKET_SECRET, 5).issue(uuid.uuid4())
+        await asyncio.sleep(0)  # freshly issued: make it expired by using another secret below
+        token = RealtimeTokens("another-secret-0123456789abcdef0123", 60).issue(uuid.uuid4())
+    async with httpx.AsyncClient(timeout=10) as client:
+        response = await client.get(gateway.url + "/api/realtime/stream", params={"token": token})
+    assert response.status_code == 401
+    assert response.json()["code"] == "UNAUTHENTICATED"
+
+
+async def test_heartbeat_comments_keep_idle_streams_alive(gateway: ServiceProcess) -> None:
+    async with httpx.AsyncClient(timeout=10) as client:
+        context, reader = await open_stream(client, gateway.url + "/api/realtime/stream")
+        try:
+            await reader.next_data_event()
+            async with asyncio.timeout(3):
+                async for line in reader._lines:
+                    if line.startswith(": ping"):
+                        break
+        finally:
+            await context.__aexit__(None, None, None)
+
+
+async def test_a_client_that_never_reads_is_evicted_and_others_keep_flowing(
+    gateway: ServiceProcess, redis: Redis
+) -> None:
+    stuck = []
+    for _ in range(5):
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connect: a tiny window
+        sock.connect(("127.0.0.1", gateway.port))
+        sock.sendall(b"GET /api/realtime/stream HTTP/1.1\r\nHost: test\r\n\r\n")
+        stuck.append(sock)
+    await asyncio.sleep(0.3)
+    pad = "x" * 8000
+    for n in range(1500):  # ~12 MB per client: more than any kernel buffer on loopback holds
+        payload = user_score_updated("global", uuid.uuid4(), n, 1) | {"pad": pad}
+        await events.append(redis, payload, maxlen=10_000)
+    async with httpx.AsyncClient(timeout=10) as client:
+        context, reader = await open_stream(client, gateway.url + "/api/realtime/stream")
+        try:
+            await reader.next_data_event()
+            marker = await publish_top(redis, 9, 9)
+            while (await reader.next_data_event())["id"] != marker:
+                pass
+        finally:
+            await context.__aexit__(None, None, None)
+        deadline = asyncio.get_running_loop().time() + 20
+        evicted = 0.0
+        while asyncio.get_running_loop().time() < deadline:
+            metrics = (await client.get(gateway.url + "/metrics")).text
+            evicted = _metric(metrics, "scoreboard_sse_slow_client_evictions_total")
+            if evicted >= len(stuck):
+                break
+            await asyncio.sleep(0.2)
+    for sock in stuck:
+        sock.close()
+    assert evicted >= len(stuck)
+
+
+def _metric(text: str, name: str) -> float:
+    for line in text.splitlines():
+        if line.startswith(name + " ") or line.startswith(name + "{"):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+async def test_sigterm_drains_clients_with_a_reconnect_hint(
+    database_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    process = _gateway(database_url, redis_url, tmp_path).start(wait_for="/readyz")
+    try:
+        async with httpx.AsyncClient(timeout=10) as client:
+            context, reader = await open_stream(client, process.url + "/api/realtime/stream")
+            await reader.next_data_event()
+            assert process.process is not None
+            process.process.send_signal(signal.SIGTERM)
+            goodbye = await reader.next_event(timeout=5)
+            assert "retry" in goodbye
+            assert int(goodbye["retry"]) > 0
+            assert "draining" in goodbye.get("comment", "")
+            await context.__aexit__(None, None, None)
+        assert process.process.wait(15) in (0, -signal.SIGTERM)
+    finally:
+        process.stop()
