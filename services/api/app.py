@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
+from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -19,6 +20,7 @@ from scoreboard.redis_store.rate_limit import RateLimiter
 from scoreboard.security.bearer import TokenVerifier
 from scoreboard.security.realtime_tokens import RealtimeTokens
 from scoreboard.security.tickets import TicketBook
+from scoreboard.telemetry import tracing
 from scoreboard.telemetry.metrics import Metrics
 from scoreboard.web.errors import EXCEPTION_HANDLERS
 from scoreboard.web.middleware import RequestContextMiddleware
@@ -85,6 +87,8 @@ def create_app(settings: ApiSettings | None = None) -> Starlette:
             yield {"context": context}
 
     middleware = [Middleware(RequestContextMiddleware, metrics=metrics)]
+    if tracing.enabled():
+        middleware.insert(0, Middleware(OpenTelemetryMiddleware, excluded_urls=tracing.UNTRACED_URLS))
     if settings.cors_origins:
         middleware.append(
             Middleware(

@@ -29,6 +29,7 @@ from scoreboard.redis_store.jobs import apply_score_payload, enqueue_apply_score
 from scoreboard.redis_store.leaderboard import REDIS_UNREADABLE
 from scoreboard.security.signing import canonical_increment, signature_matches, timestamp_in_window
 from scoreboard.security.tickets import check_ticket
+from scoreboard.telemetry import tracing
 from services.api.context import ApiContext
 from services.api.schemas import IncrementRequest
 
@@ -186,7 +187,7 @@ async def _enqueue(
         is_public=is_public,
         event_id=record.event_id,
         committed_us=to_micros(record.reached_at),
-        traceparent=None,
+        traceparent=tracing.current_traceparent(),
     )
     try:
         await enqueue_apply_score(context.redis, payload)

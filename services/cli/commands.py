@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from scoreboard.config import BaseScoreboardSettings, fail_on_invalid_settings
 from scoreboard.telemetry.logging import configure_logging
+from scoreboard.telemetry.tracing import configure_tracing
 from services.cli import dev_secrets
 
 Settings = TypeVar("Settings", bound=BaseScoreboardSettings)
@@ -48,6 +49,7 @@ def run_api(args: argparse.Namespace) -> int:
 
     settings = load(ApiSettings, "scoreboard api")
     configure_logging("api", settings.log_level)
+    configure_tracing("api")
     return _uvicorn(create_app(settings), args.host, args.port, graceful_s=10)
 
 
@@ -57,6 +59,7 @@ def run_gateway(args: argparse.Namespace) -> int:
 
     settings = load(GatewaySettings, "scoreboard gateway")
     configure_logging("gateway", settings.log_level)
+    configure_tracing("gateway")
     return _uvicorn(create_app(settings), args.host, args.port, graceful_s=settings.sse_drain_grace_s + 3)
 
 
@@ -66,6 +69,7 @@ def run_worker(args: argparse.Namespace) -> int:
 
     settings = load(WorkerSettings, "scoreboard worker", worker_host=args.host, worker_port=args.port)
     configure_logging("worker", settings.log_level)
+    configure_tracing("worker")
     try:
         import uvloop
 

@@ -7,6 +7,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import anyio
+from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -17,6 +18,7 @@ from starlette.routing import Route
 from scoreboard.redis_store.connection import create_redis
 from scoreboard.redis_store.connection import is_reachable as redis_reachable
 from scoreboard.security.realtime_tokens import RealtimeTokens
+from scoreboard.telemetry import tracing
 from scoreboard.telemetry.metrics import Metrics
 from scoreboard.web.errors import EXCEPTION_HANDLERS
 from scoreboard.web.middleware import RequestContextMiddleware
@@ -68,6 +70,8 @@ def create_app(settings: GatewaySettings | None = None) -> Starlette:
         return Response(metrics.render(), media_type=metrics.content_type)
 
     middleware = [Middleware(RequestContextMiddleware, metrics=metrics)]
+    if tracing.enabled():
+        middleware.insert(0, Middleware(OpenTelemetryMiddleware, excluded_urls=tracing.UNTRACED_URLS))
     if settings.cors_origins:
         middleware.append(
             Middleware(

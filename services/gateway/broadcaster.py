@@ -12,6 +12,7 @@ import logging
 import time
 
 import orjson
+from opentelemetry.trace import SpanKind
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
@@ -20,6 +21,7 @@ from scoreboard.domain.models import DEFAULT_BOARD
 from scoreboard.redis_store import events
 from scoreboard.redis_store.events import StreamEvent, stream_id_key
 from scoreboard.redis_store.leaderboard import Leaderboard
+from scoreboard.telemetry import tracing
 from scoreboard.telemetry.metrics import Metrics
 from services.gateway.frames import Frame, frame
 from services.gateway.subscriber import Subscriber
@@ -110,6 +112,17 @@ class Broadcaster:
         return self.snapshot
 
     def dispatch(self, event: StreamEvent) -> None:
+        if event.traceparent and tracing.enabled():
+            parent = tracing.context_from(event.traceparent)
+            with tracing.tracer().start_as_current_span(
+                "deliver", context=parent, kind=SpanKind.CONSUMER
+            ) as span:
+                span.set_attribute("scoreboard.subscribers", len(self.subscribers))
+                self._dispatch(event)
+        else:
+            self._dispatch(event)
+
+    def _dispatch(self, event: StreamEvent) -> None:
         self.position = event.id
         if event.board_id != self.board_id:
             return

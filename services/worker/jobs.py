@@ -7,11 +7,13 @@ from typing import Any
 from uuid import UUID
 
 from arq import Retry
+from opentelemetry.trace import SpanKind
 
 from scoreboard.domain.events import TOP_SIZE, user_score_updated
 from scoreboard.domain.models import ScoreState
 from scoreboard.redis_store import events
 from scoreboard.redis_store.connection import UNAVAILABLE_ERRORS as REDIS_DOWN
+from scoreboard.telemetry import tracing
 from services.worker.context import WorkerContext, context_of
 
 log = logging.getLogger("scoreboard.worker.jobs")
@@ -52,6 +54,14 @@ async def apply_score(ctx: dict[str, Any], payload: dict[str, Any]) -> str:
         score=int(payload["newScore"]),
         reached_at_us=int(payload["reachedAt"]),
     )
+    span = tracing.tracer().start_as_current_span(
+        "apply_score", context=tracing.context_from(payload.get("traceparent")), kind=SpanKind.CONSUMER
+    )
+    with span:
+        return await _apply(context, state, payload)
+
+
+async def _apply(context: WorkerContext, state: ScoreState, payload: dict[str, Any]) -> str:
     try:
         await context.leaderboard.save_profiles(
             {state.user_id: (payload["displayName"], bool(payload["public"]))}
@@ -64,7 +74,7 @@ async def apply_score(ctx: dict[str, Any], payload: dict[str, Any]) -> str:
                 outcome.rank,
                 public=bool(payload["public"]),
                 committed_us=int(payload.get("committedAt") or 0),
-                traceparent=payload.get("traceparent"),
+                traceparent=tracing.current_traceparent(),
             )
     except REDIS_DOWN as error:
         context.metrics.jobs.labels("apply_score", "retry").inc()

@@ -1,0 +1,71 @@
+"""One increment, one trace: API -> Postgres/Redis -> arq job -> worker -> stream -> gateway."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from scoreboard.redis_store import events
+from scoreboard.redis_store.keys import JOB_QUEUE
+from scoreboard.telemetry import tracing
+from scoreboard.telemetry.metrics import Metrics
+from services.gateway.broadcaster import Broadcaster
+from services.worker.context import WorkerContext
+from services.worker.jobs import apply_score
+from tests.factories import Player
+from tests.integration.conftest import ApiClientFactory
+
+
+@pytest.fixture(scope="module")
+def exporter() -> Iterator[InMemorySpanExporter]:
+    memory = InMemorySpanExporter()
+    if not tracing.enabled():
+        tracing.install(TracerProvider())
+    provider = tracing.trace.get_tracer_provider()
+    assert isinstance(provider, TracerProvider)
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    yield memory
+    memory.shutdown()
+
+
+async def test_an_increment_is_one_trace_across_the_three_services(
+    exporter: InMemorySpanExporter, api_factory: ApiClientFactory, worker: WorkerContext
+) -> None:
+    exporter.clear()
+    api = await api_factory()
+    response = await Player("Alice").play(api)
+    assert response.status_code == 200, response.text
+
+    (job,) = await worker.redis.queued_jobs(queue_name=JOB_QUEUE)
+    payload: dict[str, Any] = job.args[0]
+    assert payload["traceparent"]
+    await apply_score({"scoreboard": worker}, payload)
+
+    broadcaster = Broadcaster(worker.redis, worker.redis, Metrics("gateway"))
+    stream = await events.read_after(worker.redis, "0-0", block_ms=100)
+    assert [event.type for event in stream] == ["user_score_updated"]
+    assert stream[0].traceparent
+    for event in stream:
+        broadcaster.dispatch(event)
+
+    spans = exporter.get_finished_spans()
+    by_name: dict[str, list[Any]] = {}
+    for span in spans:
+        by_name.setdefault(span.name, []).append(span)
+    (request,) = [s for s in spans if s.name == "POST /api/scores/increment" and s.parent is None]
+    trace_id = request.context.trace_id
+    (job_span,) = by_name["apply_score"]
+    (deliver,) = by_name["deliver"]
+    assert job_span.context.trace_id == trace_id
+    assert deliver.context.trace_id == trace_id
+    assert deliver.parent is not None
+    assert deliver.parent.span_id in {s.context.span_id for s in spans if s.context.trace_id == trace_id}
+    same_trace = [s for s in spans if s.context.trace_id == trace_id]
+    assert any(s.attributes and s.attributes.get("db.system") == "postgresql" for s in same_trace)
+    assert any(s.attributes and s.attributes.get("db.system") == "redis" for s in same_trace)
+    assert not any(s.name.startswith("GET /healthz") for s in spans)
