@@ -191,6 +191,7 @@ async def _enqueue(
     )
     try:
         await enqueue_apply_score(context.redis, payload)
+        context.metrics.jobs.labels("apply_score", "enqueued").inc()
     except REDIS_DOWN:
         # Committed in PostgreSQL already: the reconciler will carry it to Redis.
         context.metrics.enqueue_failures.inc()

@@ -14,7 +14,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from scoreboard.db.pool import is_reachable as database_reachable
+from scoreboard.redis_store.connection import UNAVAILABLE_ERRORS
 from scoreboard.redis_store.connection import is_reachable as redis_reachable
+from scoreboard.redis_store.keys import JOB_QUEUE
 from scoreboard.telemetry.metrics import Metrics
 
 
@@ -30,6 +32,8 @@ def create_health_app(pool: asyncpg.Pool, redis: ArqRedis, metrics: Metrics) -> 
         return JSONResponse(body, status_code=200 if ready else 503)
 
     async def render_metrics(request: Request) -> Response:
+        with contextlib.suppress(*UNAVAILABLE_ERRORS):
+            metrics.job_queue_depth.set(await redis.zcard(JOB_QUEUE))
         return Response(metrics.render(), media_type=metrics.content_type)
 
     return Starlette(

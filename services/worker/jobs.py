@@ -77,8 +77,11 @@ async def _apply(context: WorkerContext, state: ScoreState, payload: dict[str, A
                 traceparent=tracing.current_traceparent(),
             )
     except REDIS_DOWN as error:
-        context.metrics.jobs.labels("apply_score", "retry").inc()
+        context.metrics.jobs.labels("apply_score", "retried").inc()
         raise Retry(defer=1) from error
+    except Exception:
+        context.metrics.jobs.labels("apply_score", "failed").inc()
+        raise
     context.publisher.mark_dirty(state.board_id)
     context.metrics.jobs.labels("apply_score", "applied" if outcome.applied else "already_applied").inc()
     return "applied" if outcome.applied else "current"

@@ -47,6 +47,7 @@ async def reconcile(ctx: dict[str, Any]) -> str:
             outcome.append(await catch_up(context, board_id))
         except (*REDIS_DOWN, *DB_DOWN) as error:
             log.warning("reconcile skipped", extra={"board": board_id, "error": type(error).__name__})
+            context.metrics.jobs.labels("reconcile", "skipped").inc()
             outcome.append("skipped")
     return ",".join(outcome)
 

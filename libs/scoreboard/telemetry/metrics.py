@@ -58,6 +58,9 @@ class Metrics:
         self.events_published = Counter(
             "scoreboard_events_published_total", "Events appended to the stream", ["type"], registry=r
         )
+        self.job_queue_depth = Gauge(
+            "scoreboard_job_queue_depth", "Jobs waiting in the arq queue (scale the worker on it)", registry=r
+        )
         self.reconciler_lag = Gauge(
             "scoreboard_reconciler_lag_seconds", "Age of the reconciler's watermark", registry=r
         )
