@@ -14,6 +14,7 @@ from arq.connections import RedisSettings as ArqRedisSettings
 from arq.worker import Worker, func
 
 from scoreboard.db.pool import create_pool_lazily
+from scoreboard.redis_store.connection import UNAVAILABLE_ERRORS as REDIS_DOWN
 from scoreboard.redis_store.connection import create_redis
 from scoreboard.redis_store.jobs import APPLY_SCORE
 from scoreboard.redis_store.keys import JOB_QUEUE
@@ -29,6 +30,7 @@ log = logging.getLogger("scoreboard.worker")
 
 # Wait for Redis forever instead of crashing: no crash loop, no start order.
 CONNECT_RETRIES = 1_000_000
+RESTART_DELAY_S = 1.0
 
 
 def build_context(settings: WorkerSettings, metrics: Metrics) -> WorkerContext:
@@ -89,15 +91,30 @@ async def run(settings: WorkerSettings) -> None:
         )
     )
     health_task = asyncio.create_task(health.serve(), name="worker-health")
-    worker = build_worker(settings, context)
     try:
-        await worker.async_run()
-    except asyncio.CancelledError:
-        log.info("worker stopping")
+        await _work_until_stopped(settings, context)
     finally:
-        await worker.close()
+        await context.publisher.stop()
         health.should_exit = True
         with contextlib.suppress(asyncio.CancelledError):
             await health_task
         await context.redis.aclose()
         await context.pool.close()
+
+
+async def _work_until_stopped(settings: WorkerSettings, context: WorkerContext) -> None:
+    """arq's loop dies with its Redis connection; start a new one until a signal stops us."""
+    while True:
+        worker = build_worker(settings, context)
+        try:
+            await worker.async_run()
+            return
+        except asyncio.CancelledError:
+            log.info("worker stopping")
+            return
+        except REDIS_DOWN as error:
+            log.warning("lost Redis; the worker loop restarts when it is back", extra={"error": str(error)})
+            await asyncio.sleep(RESTART_DELAY_S)
+        finally:
+            with contextlib.suppress(*REDIS_DOWN):
+                await worker.close()

@@ -47,13 +47,15 @@ class TopPublisher:
         self._wake.set()
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="top-publisher")
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(), name="top-publisher")
 
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+            self._task = None
         for board_id in list(self._dirty):  # a last flush, so a clean shutdown loses nothing
             with contextlib.suppress(RedisError, OSError):
                 await self.publish_if_changed(board_id, force_wait=True)
