@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator
 
 import asyncpg
@@ -33,7 +34,8 @@ def create_health_app(pool: asyncpg.Pool, redis: ArqRedis, metrics: Metrics) -> 
 
     async def render_metrics(request: Request) -> Response:
         with contextlib.suppress(*UNAVAILABLE_ERRORS):
-            metrics.job_queue_depth.set(await redis.zcard(JOB_QUEUE))
+            # Due now: a retry deferred into the future is not work to scale for.
+            metrics.job_queue_depth.set(await redis.zcount(JOB_QUEUE, "-inf", int(time.time() * 1000)))
         return Response(metrics.render(), media_type=metrics.content_type)
 
     return Starlette(

@@ -1,0 +1,121 @@
+"""Faults under a steady signed load: nothing acknowledged is lost or counted twice, Redis
+converges to PostgreSQL by itself, and a reconnecting SSE client ends on the final Top 10.
+
+Each test prints one line (outcomes, convergence time) and appends it to
+test-artifacts/fault-report.jsonl.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.faults.harness import LOAD_S, FaultStack, Load, LoadReport, Watcher
+
+pytestmark = [pytest.mark.faults, pytest.mark.timeout(180)]
+
+REPORT = Path(__file__).resolve().parents[2] / "test-artifacts" / "fault-report.jsonl"
+
+
+@pytest.fixture
+async def stack(tmp_path: Path) -> AsyncIterator[FaultStack]:
+    started = await FaultStack.start(tmp_path)
+    try:
+        yield started
+    finally:
+        await started.stop()
+
+
+async def run_with_fault(
+    stack: FaultStack, name: str, inject: Callable[[FaultStack], Awaitable[None]]
+) -> tuple[LoadReport, Watcher]:
+    watcher = Watcher(stack.url("gateway"))
+    watcher.start()
+    load = Load(stack.url("api"))
+    load.start()
+    await asyncio.sleep(LOAD_S)
+    fault_started = time.monotonic()
+    await inject(stack)
+    recovered_s = time.monotonic() - fault_started
+    await asyncio.sleep(LOAD_S)
+    report = await load.stop()
+    convergence_s = await stack.converge()
+    await stack.check_exactly_once(report)
+    await _assert_watcher_ends_on_final_top10(stack, watcher)
+    await watcher.stop()
+    line = {
+        "fault": name,
+        "outcomes": report.summary(),
+        "fault_and_recovery_s": round(recovered_s, 2),
+        "convergence_s": round(convergence_s, 2),
+        "sse_reconnects": watcher.reconnects,
+    }
+    print(json.dumps(line))
+    REPORT.parent.mkdir(exist_ok=True)
+    with REPORT.open("a") as report_file:
+        report_file.write(json.dumps(line) + "\n")
+    return report, watcher
+
+
+async def _assert_watcher_ends_on_final_top10(stack: FaultStack, watcher: Watcher) -> None:
+    async with httpx.AsyncClient(timeout=5) as client:
+        final = (await client.get(stack.url("api") + "/api/leaderboard/top")).json()
+    deadline = time.monotonic() + 15
+    while watcher.top10 != final:
+        assert time.monotonic() < deadline, f"the SSE client ended on {watcher.top10}, not {final}"
+        await asyncio.sleep(0.1)
+
+
+async def test_redis_restarted_empty(stack: FaultStack) -> None:
+    async def inject(stack: FaultStack) -> None:
+        await asyncio.to_thread(stack.redis.stop)
+        await asyncio.sleep(1.5)
+        stack.redis.wipe()
+        await asyncio.to_thread(stack.redis.start)
+
+    report, _ = await run_with_fault(stack, "redis-restarted-empty", inject)
+    assert set(report.outcomes) == {"200"}, report.outcomes  # writes never failed
+    assert report.outcomes["200"] > 0
+
+
+async def test_worker_killed_mid_burst(stack: FaultStack) -> None:
+    async def inject(stack: FaultStack) -> None:
+        stack.services["worker"].stop(signal.SIGKILL)
+        await asyncio.sleep(1.0)
+        await stack.restart("worker")
+
+    report, _ = await run_with_fault(stack, "worker-sigkill", inject)
+    assert set(report.outcomes) == {"200"}, report.outcomes
+
+
+async def test_postgres_stopped_for_seconds(stack: FaultStack) -> None:
+    async def inject(stack: FaultStack) -> None:
+        await asyncio.to_thread(stack.postgres.stop)
+        await asyncio.sleep(3.0)
+        async with httpx.AsyncClient(timeout=5) as client:
+            assert (await client.get(stack.url("api") + "/readyz")).status_code == 503
+        await asyncio.to_thread(stack.postgres.start)
+
+    report, _ = await run_with_fault(stack, "postgres-stopped", inject)
+    assert set(report.outcomes) <= {"200", "503"}, report.outcomes  # failed cleanly, or succeeded
+    assert report.outcomes["503"] > 0
+    async with httpx.AsyncClient(timeout=5) as client:  # resumed by itself, no restart
+        assert (await client.get(stack.url("api") + "/readyz")).status_code == 200
+
+
+async def test_gateway_killed(stack: FaultStack) -> None:
+    async def inject(stack: FaultStack) -> None:
+        stack.services["gateway"].stop(signal.SIGKILL)
+        await asyncio.sleep(0.5)
+        await stack.restart("gateway")
+
+    report, watcher = await run_with_fault(stack, "gateway-sigkill", inject)
+    assert set(report.outcomes) == {"200"}, report.outcomes
+    assert watcher.reconnects >= 1
