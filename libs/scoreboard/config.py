@@ -7,6 +7,7 @@ so a process only demands the variables it uses. Nothing here is instantiated at
 from __future__ import annotations
 
 import json
+import re
 import sys
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from typing import Annotated, Any, NoReturn
@@ -29,6 +30,15 @@ def _split_commas(value: Any) -> Any:
         if stripped.startswith("["):
             return json.loads(stripped)
         return [item.strip() for item in stripped.split(",") if item.strip()]
+    return value
+
+
+MIN_SECRET_LENGTH = 32
+
+
+def _long_enough(value: SecretStr | None) -> SecretStr | None:
+    if value is not None and len(value.get_secret_value()) < MIN_SECRET_LENGTH:
+        raise ValueError(f"must be at least {MIN_SECRET_LENGTH} characters")
     return value
 
 
@@ -55,6 +65,8 @@ class TicketSettings(BaseScoreboardSettings):
     ticket_secret: SecretStr
     realtime_token_ttl_s: int = Field(default=60, ge=5, le=60)
 
+    _check_ticket_secret = field_validator("ticket_secret")(_long_enough)
+
 
 class JwtSettings(BaseScoreboardSettings):
     jwt_secret: SecretStr | None = None
@@ -66,6 +78,7 @@ class JwtSettings(BaseScoreboardSettings):
     jwt_leeway_s: int = Field(default=30, ge=0, le=300)
 
     _split_algorithms = field_validator("jwt_algorithms", mode="before")(_split_commas)
+    _check_jwt_secret = field_validator("jwt_secret")(_long_enough)
 
     @field_validator("jwt_algorithms")
     @classmethod
@@ -93,6 +106,13 @@ class WriteSettings(BaseScoreboardSettings):
     rate_limit_user_per_min: int = Field(default=60, ge=1)
     rate_limit_ip_per_min: int = Field(default=600, ge=1)
     trusted_proxies: Annotated[list[IPv4Network | IPv6Network], NoDecode] = Field(default_factory=list)
+
+    @field_validator("signing_keys")
+    @classmethod
+    def _keys_long_enough(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        for secret in value.values():
+            _long_enough(secret)
+        return value
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
@@ -122,4 +142,12 @@ def fail_on_invalid_settings(error: ValidationError, program: str) -> NoReturn:
         reason = "is required" if item["type"] == "missing" else item["msg"]
         problems.append(f"{name} {reason}")
     print(f"{program}: configuration error: {'; '.join(problems)}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def fail_on_unparsable_setting(error: Exception, program: str) -> NoReturn:
+    """pydantic-settings could not even decode a variable (JSON expected): name it, in one line."""
+    match = re.search(r'field "(\w+)"', str(error))
+    name = ENV_PREFIX + match.group(1).upper() if match else "a SCOREBOARD_ variable"
+    print(f"{program}: configuration error: {name} is not valid JSON", file=sys.stderr)
     raise SystemExit(2)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -55,7 +56,7 @@ def parse_timestamp(header: str | None) -> str:
         raise ValidationFailed(
             "the x-request-timestamp header is required", details={"field": "x-request-timestamp"}
         )
-    if not header.isdigit() or len(header) > 12:
+    if not re.fullmatch(r"[0-9]{1,12}", header):
         raise ValidationFailed(
             "x-request-timestamp must be whole unix seconds", details={"field": "x-request-timestamp"}
         )

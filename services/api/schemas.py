@@ -29,7 +29,7 @@ class ActionRequest(_Body):
 class IncrementRequest(_Body):
     userId: UUID
     actionId: UUID
-    delta: Annotated[StrictInt, Field(ge=1, le=1_000_000)] | None = None
+    delta: Annotated[StrictInt, Field(ge=1)] | None = None  # any size: it is only ever clamped down
     nonce: Annotated[StrictStr, Field(min_length=1, max_length=512)]
     signature: Annotated[StrictStr, Field(pattern=r"^[0-9a-fA-F]{64}$")]
     keyId: Annotated[StrictStr, Field(min_length=1, max_length=64)] = "default"

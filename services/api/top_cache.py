@@ -39,24 +39,25 @@ class TopCache:
             on_hit(True)
             return cached
         on_hit(False)
-        pending = self._inflight.get(key)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future: asyncio.Future[CachedBody] = asyncio.get_running_loop().create_future()
-        self._inflight[key] = future
-        try:
-            body = await load()
-            fresh = CachedBody(body, strong_etag(body), self._clock() + self._ttl_s)
-            if self._ttl_s > 0:
-                self._entries[key] = fresh
-            future.set_result(fresh)
-            return fresh
-        except BaseException as error:
-            future.set_exception(error)
-            future.exception()  # mark retrieved: waiters re-raise it themselves
-            raise
-        finally:
-            del self._inflight[key]
+        refresh = self._inflight.get(key)
+        if refresh is None:
+            # Its own task: a caller that disconnects cancels only its wait, not everyone's load.
+            refresh = asyncio.ensure_future(self._refresh(key, load))
+            self._inflight[key] = refresh
+            refresh.add_done_callback(lambda done: self._finished(key, done))
+        return await asyncio.shield(refresh)
+
+    async def _refresh(self, key: tuple[str, int], load: Callable[[], Awaitable[bytes]]) -> CachedBody:
+        body = await load()
+        fresh = CachedBody(body, strong_etag(body), self._clock() + self._ttl_s)
+        if self._ttl_s > 0:
+            self._entries[key] = fresh
+        return fresh
+
+    def _finished(self, key: tuple[str, int], done: asyncio.Future[CachedBody]) -> None:
+        self._inflight.pop(key, None)
+        if not done.cancelled():
+            done.exception()  # retrieved here, so a failure nobody waited for is not reported twice
 
     def clear(self) -> None:
         self._entries.clear()

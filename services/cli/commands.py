@@ -10,8 +10,9 @@ import uuid
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
-from scoreboard.config import BaseScoreboardSettings, fail_on_invalid_settings
+from scoreboard.config import BaseScoreboardSettings, fail_on_invalid_settings, fail_on_unparsable_setting
 from scoreboard.telemetry.logging import configure_logging
 from scoreboard.telemetry.tracing import configure_tracing
 from services.cli import dev_secrets
@@ -24,6 +25,8 @@ def load(settings_class: type[Settings], program: str, **overrides: Any) -> Sett
         return settings_class(**overrides)
     except ValidationError as error:
         fail_on_invalid_settings(error, program)
+    except SettingsError as error:  # a JSON variable that is not JSON
+        fail_on_unparsable_setting(error, program)
 
 
 def _uvicorn(app: Any, host: str, port: int, graceful_s: float) -> int:

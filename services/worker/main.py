@@ -60,7 +60,8 @@ def build_worker(settings: WorkerSettings, context: WorkerContext) -> Worker:
     return Worker(
         functions=[func(jobs.apply_score, name=APPLY_SCORE, max_tries=1000, timeout=10)],
         cron_jobs=[
-            cron(reconciler.reconcile, second=set(range(60)), unique=True, timeout=30, run_at_startup=True)
+            # A rebuild of a very large board may take minutes; later ticks skip it meanwhile.
+            cron(reconciler.reconcile, second=set(range(60)), unique=True, timeout=600, run_at_startup=True)
         ],
         redis_settings=redis_settings,
         queue_name=JOB_QUEUE,

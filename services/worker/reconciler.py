@@ -16,6 +16,9 @@ import secrets
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import UUID
+
+import orjson
 
 from scoreboard.db import scores, users
 from scoreboard.db.pool import UNAVAILABLE_ERRORS as DB_DOWN
@@ -44,7 +47,8 @@ async def reconcile(ctx: dict[str, Any]) -> str:
         try:
             if not await context.leaderboard.is_ready(board_id):
                 outcome.append(await rebuild(context, board_id))
-            outcome.append(await catch_up(context, board_id))
+            if await context.leaderboard.is_ready(board_id):  # not while another worker rebuilds
+                outcome.append(await catch_up(context, board_id))
         except (*REDIS_DOWN, *DB_DOWN) as error:
             log.warning("reconcile skipped", extra={"board": board_id, "error": type(error).__name__})
             context.metrics.jobs.labels("reconcile", "skipped").inc()
@@ -69,9 +73,9 @@ async def rebuild(context: WorkerContext, board_id: str) -> str:
             await context.redis.pexpire(keys.rebuild_lock, LOCK_TTL_MS)
             count += len(batch)
         # Everything that changed while we scanned is caught up from here by the watermark.
-        await _set_watermark(
-            context, board_id, started_at - timedelta(seconds=context.settings.reconcile_margin_s)
-        )
+        margin = timedelta(seconds=context.settings.reconcile_margin_s)
+        await context.redis.set(keys.watermark, f"{(started_at - margin).timestamp():.6f}")
+        await context.redis.delete(keys.change_cursor)
         await context.leaderboard.mark_ready(board_id)
     finally:
         await context.redis.eval(_RELEASE_LOCK, 1, keys.rebuild_lock, token)  # type: ignore[misc]
@@ -84,29 +88,46 @@ async def rebuild(context: WorkerContext, board_id: str) -> str:
 
 
 async def catch_up(context: WorkerContext, board_id: str) -> str:
-    """Apply every change since the watermark (minus the margin), within one tick's budget."""
+    """Apply every change since the watermark (minus the margin), within one tick's budget.
+
+    A tick cut short by its budget saves its exact cursor and the next one resumes there, so a
+    burst larger than one tick (a backfill touching a million rows) is still worked through.
+    """
     keys = BoardKeys(board_id)
-    stored = await context.redis.get(keys.watermark)
+    stored, resume = await context.redis.mget([keys.watermark, keys.change_cursor])
     margin = timedelta(seconds=context.settings.reconcile_margin_s)
     watermark = datetime.fromtimestamp(float(stored), UTC) if stored else datetime.now(UTC) - margin
-    cursor = watermark - margin
+    cursor = _decode_cursor(resume) if resume else scores.ChangeCursor(watermark - margin)
     deadline = time.monotonic() + TICK_BUDGET_S
     repaired = 0
     while True:
-        changes = await scores.changed_since(context.pool, cursor, context.settings.reconcile_batch)
-        mine = [state for state, _ in changes if state.board_id == board_id]
-        repaired += await _apply_and_announce(context, mine)
-        if changes:
-            cursor = changes[-1][1]
-            watermark = max(watermark, cursor)
-        if len(changes) < context.settings.reconcile_batch or time.monotonic() > deadline:
+        changes, cursor = await scores.changed_since(context.pool, cursor, context.settings.reconcile_batch)
+        repaired += await _apply_and_announce(context, [s for s in changes if s.board_id == board_id])
+        watermark = max(watermark, cursor.updated_at)
+        finished = len(changes) < context.settings.reconcile_batch
+        if finished or time.monotonic() > deadline:
             break
-    await _set_watermark(context, board_id, watermark)
+    async with context.redis.pipeline(transaction=False) as pipe:
+        pipe.set(keys.watermark, f"{watermark.timestamp():.6f}")
+        if finished:
+            pipe.delete(keys.change_cursor)
+        else:
+            pipe.set(keys.change_cursor, _encode_cursor(cursor))
+        await pipe.execute()
     context.metrics.reconciler_lag.set(max(0.0, (datetime.now(UTC) - watermark).total_seconds()))
     if repaired:
         context.metrics.reconciler_repairs.inc(repaired)
         context.publisher.mark_dirty(board_id)
     return f"repaired:{repaired}"
+
+
+def _encode_cursor(cursor: scores.ChangeCursor) -> bytes:
+    return orjson.dumps([cursor.updated_at.timestamp(), cursor.board_id, str(cursor.user_id)])
+
+
+def _decode_cursor(raw: bytes) -> scores.ChangeCursor:
+    moment, board_id, user_id = orjson.loads(raw)
+    return scores.ChangeCursor(datetime.fromtimestamp(moment, UTC), board_id, UUID(user_id))
 
 
 async def _apply_and_announce(context: WorkerContext, states: list[ScoreState]) -> int:
@@ -122,7 +143,3 @@ async def _apply_and_announce(context: WorkerContext, states: list[ScoreState]) 
                 public = profiles.get(state.user_id, ("", True))[1]
                 await announce(context, state, outcome.rank, public=public, committed_us=0, traceparent=None)
     return sum(1 for outcome in outcomes if outcome.applied or outcome.needs_event)
-
-
-async def _set_watermark(context: WorkerContext, board_id: str, moment: datetime) -> None:
-    await context.redis.set(BoardKeys(board_id).watermark, f"{moment.timestamp():.6f}")

@@ -13,6 +13,7 @@ import httpx
 import pytest
 from httpx_sse import aconnect_sse
 
+from scoreboard.embedded import free_port
 from tests.factories import Player, service_environment
 from tests.processes import SCOREBOARD, ServiceProcess
 
@@ -79,7 +80,8 @@ async def test_an_increment_reaches_a_stream_listener(stack: dict[str, ServicePr
 
 
 def test_migrate_against_an_unreachable_database_fails_clearly(tmp_path: Path) -> None:
-    env = {"SCOREBOARD_DATABASE_URL": "postgresql://postgres@127.0.0.1:1/postgres", "PATH": "/usr/bin:/bin"}
+    unreachable = f"postgresql://postgres@127.0.0.1:{free_port()}/postgres"
+    env = {"SCOREBOARD_DATABASE_URL": unreachable, "PATH": "/usr/bin:/bin"}
     done = subprocess.run(
         [SCOREBOARD, "migrate"], env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path
     )

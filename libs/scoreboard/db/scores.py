@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
@@ -60,17 +61,36 @@ async def score_and_rank(executor: Executor, board_id: str, user_id: UUID) -> tu
     return None if row is None else (row["score"], row["rank"])
 
 
-async def changed_since(executor: Executor, since: datetime, limit: int) -> list[tuple[ScoreState, datetime]]:
+NIL_UUID = UUID(int=0)
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeCursor:
+    """A position in the change feed: rows sharing one updated_at are paged through, not skipped."""
+
+    updated_at: datetime
+    board_id: str = ""
+    user_id: UUID = NIL_UUID
+
+
+async def changed_since(
+    executor: Executor, after: ChangeCursor, limit: int
+) -> tuple[list[ScoreState], ChangeCursor]:
+    """Rows changed after the cursor, in (updated_at, board_id, user_id) order, and the next cursor."""
     rows = await executor.fetch(
         "SELECT board_id, user_id, score, reached_at, updated_at FROM scores "
-        "WHERE updated_at > $1 ORDER BY updated_at LIMIT $2",
-        since,
+        "WHERE (updated_at, board_id, user_id) > ($1, $2, $3) "
+        "ORDER BY updated_at, board_id, user_id LIMIT $4",
+        after.updated_at,
+        after.board_id,
+        after.user_id,
         limit,
     )
-    return [
-        (ScoreState(r["board_id"], r["user_id"], r["score"], to_micros(r["reached_at"])), r["updated_at"])
-        for r in rows
-    ]
+    states = [ScoreState(r["board_id"], r["user_id"], r["score"], to_micros(r["reached_at"])) for r in rows]
+    if not rows:
+        return states, after
+    last = rows[-1]
+    return states, ChangeCursor(last["updated_at"], last["board_id"], last["user_id"])
 
 
 async def iterate_board(

@@ -5,14 +5,19 @@ from __future__ import annotations
 from arq.connections import ArqRedis
 from redis.asyncio import ConnectionPool
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import InvalidResponse, ReadOnlyError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from scoreboard.config import RedisSettings
 
-# What "Redis is not reachable right now" looks like to redis-py.
+# What "Redis cannot serve right now" looks like to redis-py: unreachable, still loading its data
+# after a restart (BusyLoadingError is a ConnectionError), a read-only replica after a failover,
+# or something that does not speak Redis at that address.
 UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
     RedisConnectionError,
     RedisTimeoutError,
+    ReadOnlyError,
+    InvalidResponse,
     OSError,
     TimeoutError,
 )

@@ -24,7 +24,8 @@ class BoardKeys:
         self.top_version = f"{tag}:top:version"  # STRING version of that Top 10
         self.top_published_ms = f"{tag}:top:published"  # STRING when it was published
         self.rebuild_lock = f"{tag}:rebuild:lock"
-        self.watermark = f"{tag}:reconciler:watermark"
+        self.watermark = f"{tag}:reconciler:watermark"  # STRING epoch seconds
+        self.change_cursor = f"{tag}:reconciler:cursor"  # STRING where a cut-short catch-up resumes
 
     @property
     def script_keys(self) -> list[str]:

@@ -38,11 +38,10 @@ for i = 2, #ARGV, 3 do
   end
   local current_score = score
   if old_score ~= nil and old_score > score then current_score = old_score end
-  local emitted = tonumber(redis.call('HGET', KEYS[3], user) or '-1')
   if mode == 'rebuild' then
-    if emitted < current_score then redis.call('HSET', KEYS[3], user, current_score) end
     out[#out + 1] = {applied, 0, 0}
   else
+    local emitted = tonumber(redis.call('HGET', KEYS[3], user) or '-1')
     local needs_event = 0
     if emitted < score and score >= current_score then needs_event = 1 end
     local rank = redis.call('ZREVRANK', KEYS[1], redis.call('HGET', KEYS[2], user))
@@ -184,7 +183,8 @@ class Leaderboard:
         profiles = await self._redis.hmget(PROFILES, [str(u) for u in user_ids]) if rows else []  # type: ignore[misc]
         entries = []
         for index, ((_, score), user_id, profile) in enumerate(zip(rows, user_ids, profiles, strict=True)):
-            name, public = orjson.loads(profile) if profile else ("Player " + str(user_id)[:8], True)
+            # No cached profile: fail closed (anonymous) rather than expose a private user.
+            name, public = orjson.loads(profile) if profile else ("", False)
             entries.append(RankedEntry(first_rank + index, user_id, name, bool(public), int(score)))
         return entries
 

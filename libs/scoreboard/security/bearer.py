@@ -25,7 +25,8 @@ from scoreboard.domain.errors import Reason, Unauthenticated
 from scoreboard.domain.models import Principal
 
 HS_ALGORITHMS = ["HS256"]
-ASYMMETRIC_ALGORITHMS = ["RS256", "ES256", "EdDSA"]
+# "Ed25519" is EdDSA's fully-specified name (RFC 9864); "EdDSA" stays accepted for existing issuers.
+ASYMMETRIC_ALGORITHMS = ["RS256", "ES256", "Ed25519", "EdDSA"]
 JWKS_REFRESH_INTERVAL_S = 60.0
 MAX_NAME_LENGTH = 64
 

@@ -29,7 +29,8 @@ def signature_matches(keys: Mapping[str, str], key_id: str, canonical: str, sign
     """Constant-time check; an unknown key id compares against a dummy so timing says nothing."""
     secret = keys.get(key_id)
     expected = sign(secret if secret is not None else "\0unknown-key", canonical)
-    return hmac.compare_digest(expected, signature.lower()) and secret is not None
+    offered = signature.lower().encode()  # bytes: compare_digest refuses non-ASCII str
+    return hmac.compare_digest(expected.encode(), offered) and secret is not None
 
 
 def timestamp_in_window(timestamp: int, now: float, tolerance_s: int) -> bool:

@@ -62,7 +62,7 @@ class TicketBook:
         if len(parts) != 3 or parts[0] != _PREFIX:
             raise invalid
         body, mac = parts[1], parts[2]
-        if not hmac.compare_digest(self._mac(body), mac):
+        if not hmac.compare_digest(self._mac(body).encode(), mac.encode()):
             raise invalid
         try:
             user, action, action_type, issued = _unb64(body).decode().split("|")

@@ -18,8 +18,8 @@ CREATE TABLE scores (
 
 -- The DB read fallback walks this index in ranking order.
 CREATE INDEX scores_ranking_idx ON scores (board_id, score DESC, reached_at ASC, user_id ASC);
--- The reconciler reads what changed since its watermark.
-CREATE INDEX scores_updated_at_idx ON scores (updated_at);
+-- The reconciler pages through what changed since its watermark, in this order.
+CREATE INDEX scores_changes_idx ON scores (updated_at, board_id, user_id);
 
 CREATE TABLE score_events (
     id            bigserial PRIMARY KEY,
