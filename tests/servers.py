@@ -28,7 +28,7 @@ def with_database(url: str, name: str) -> str:
 
 
 @dataclass
-class TestServers:
+class ServerSet:
     admin_database_url: str
     redis_url: str
     postgres: EmbeddedPostgres | None = None
@@ -37,7 +37,7 @@ class TestServers:
     _counter: itertools.count[int] = field(default_factory=itertools.count)
 
     @classmethod
-    def start(cls, data_dir: Path) -> TestServers:
+    def start(cls, data_dir: Path) -> ServerSet:
         database_url = os.environ.get("SCOREBOARD_TEST_DATABASE_URL")
         redis_url = os.environ.get("SCOREBOARD_TEST_REDIS_URL")
         postgres = redis = None
