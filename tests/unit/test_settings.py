@@ -1,0 +1,197 @@
+"""Settings: parsed once from SCOREBOARD_*, and a bad or missing one is refused clearly."""
+
+from __future__ import annotations
+
+import json
+import os
+from ipaddress import ip_network
+
+import pytest
+from pydantic import ValidationError
+from pydantic_settings import SettingsError
+
+from scoreboard.config import JwtSettings, TicketSettings, fail_on_invalid_settings
+from services.api.settings import ApiSettings
+
+SECRET = "s" * 40
+REQUIRED = {
+    "SCOREBOARD_DATABASE_URL": "postgresql://user@db/scoreboard",
+    "SCOREBOARD_REDIS_URL": "redis://cache:6379/0",
+    "SCOREBOARD_TICKET_SECRET": "t" * 40,
+    "SCOREBOARD_JWT_SECRET": SECRET,
+}
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """A clean SCOREBOARD_* environment holding only the required variables."""
+    for name in list(os.environ):
+        if name.startswith("SCOREBOARD_"):
+            monkeypatch.delenv(name)
+    for name, value in REQUIRED.items():
+        monkeypatch.setenv(name, value)
+    return monkeypatch
+
+
+def _missing(error: pytest.ExceptionInfo[ValidationError]) -> set[str]:
+    return {str(item["loc"][0]) for item in error.value.errors() if item["type"] == "missing"}
+
+
+def test_complete_environment_loads_with_the_documented_defaults(env: pytest.MonkeyPatch) -> None:
+    settings = ApiSettings()
+    assert settings.signature_tolerance_s == 300
+    assert (settings.rate_limit_user_per_min, settings.rate_limit_ip_per_min) == (60, 600)
+    assert settings.action_types["default"].points == 1
+    assert settings.signing_keys == {}
+    assert settings.trusted_proxies == []
+    assert 300 <= settings.top_cache_ms <= 1000
+    assert settings.jwt_leeway_s == 30
+
+
+@pytest.mark.parametrize(
+    "name", ["SCOREBOARD_DATABASE_URL", "SCOREBOARD_REDIS_URL", "SCOREBOARD_TICKET_SECRET"]
+)
+def test_missing_required_variable_is_named(env: pytest.MonkeyPatch, name: str) -> None:
+    env.delenv(name)
+    with pytest.raises(ValidationError) as error:
+        ApiSettings()
+    assert _missing(error) == {name.removeprefix("SCOREBOARD_").lower()}
+
+
+def test_api_without_any_jwt_key_source_is_refused(env: pytest.MonkeyPatch) -> None:
+    env.delenv("SCOREBOARD_JWT_SECRET")
+    with pytest.raises(ValidationError, match="SCOREBOARD_JWT_SECRET or SCOREBOARD_JWT_JWKS"):
+        ApiSettings()
+
+
+def test_api_with_only_a_jwks_is_accepted(env: pytest.MonkeyPatch) -> None:
+    env.delenv("SCOREBOARD_JWT_SECRET")
+    env.setenv("SCOREBOARD_JWT_JWKS", "/etc/scoreboard/jwks.json")
+    assert ApiSettings().jwt_jwks == "/etc/scoreboard/jwks.json"
+
+
+def test_empty_ticket_secret_is_refused(env: pytest.MonkeyPatch) -> None:
+    # An empty secret is a public one: anyone could mint action tickets and stream tokens.
+    env.setenv("SCOREBOARD_TICKET_SECRET", "")
+    with pytest.raises(ValidationError):
+        ApiSettings()
+
+
+def test_empty_jwt_secret_does_not_count_as_a_key_source(env: pytest.MonkeyPatch) -> None:
+    # The verifier treats an empty secret as "none", so the API would start and answer 401 to all.
+    env.setenv("SCOREBOARD_JWT_SECRET", "")
+    with pytest.raises(ValidationError):
+        ApiSettings()
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("SCOREBOARD_TICKET_SECRET", "t" * 31),
+        ("SCOREBOARD_JWT_SECRET", "j" * 31),
+        ("SCOREBOARD_SIGNING_KEYS", json.dumps({"default": "k" * 31})),
+    ],
+)
+def test_secret_shorter_than_32_characters_is_refused(env: pytest.MonkeyPatch, name: str, value: str) -> None:
+    env.setenv(name, value)
+    with pytest.raises(ValidationError):
+        ApiSettings()
+
+
+def test_action_types_are_parsed_from_json_and_keep_a_default(env: pytest.MonkeyPatch) -> None:
+    env.setenv("SCOREBOARD_ACTION_TYPES", json.dumps({"quest": {"points": 10, "min_seconds": 5}}))
+    types = ApiSettings().action_types
+    assert types["quest"].points == 10
+    assert types["quest"].min_seconds == 5
+    assert types["default"].points == 1
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ['{"quest": {"points": 0}}', '{"quest": {"points": 5, "ttl_seconds": 0}}', '["quest"]'],
+)
+def test_invalid_action_types_are_refused(env: pytest.MonkeyPatch, raw: str) -> None:
+    env.setenv("SCOREBOARD_ACTION_TYPES", raw)
+    with pytest.raises(ValidationError):
+        ApiSettings()
+
+
+@pytest.mark.parametrize("name", ["SCOREBOARD_ACTION_TYPES", "SCOREBOARD_SIGNING_KEYS"])
+def test_json_variable_that_is_not_json_is_refused(env: pytest.MonkeyPatch, name: str) -> None:
+    env.setenv(name, "{not json")
+    # pydantic-settings reports undecodable JSON as SettingsError, not ValidationError.
+    with pytest.raises((ValidationError, SettingsError), match=name.removeprefix("SCOREBOARD_").lower()):
+        ApiSettings()
+
+
+def test_signing_keys_are_a_json_object_of_secrets(env: pytest.MonkeyPatch) -> None:
+    env.setenv("SCOREBOARD_SIGNING_KEYS", json.dumps({"2024": "a" * 32, "2025": "b" * 32}))
+    settings = ApiSettings()
+    assert {kid: key.get_secret_value() for kid, key in settings.signing_keys.items()} == {
+        "2024": "a" * 32,
+        "2025": "b" * 32,
+    }
+    assert "a" * 32 not in repr(settings)
+
+
+def test_secrets_never_appear_in_the_settings_repr(env: pytest.MonkeyPatch) -> None:
+    text = repr(ApiSettings())
+    assert SECRET not in text
+    assert "t" * 40 not in text
+    assert "user@db" not in text
+
+
+@pytest.mark.parametrize("raw", ["10.0.0.0/8, 192.168.1.1", '["10.0.0.0/8", "192.168.1.1"]'])
+def test_trusted_proxies_accept_a_comma_list_or_json(env: pytest.MonkeyPatch, raw: str) -> None:
+    env.setenv("SCOREBOARD_TRUSTED_PROXIES", raw)
+    assert ApiSettings().trusted_proxies == [ip_network("10.0.0.0/8"), ip_network("192.168.1.1/32")]
+
+
+def test_invalid_trusted_proxy_is_refused(env: pytest.MonkeyPatch) -> None:
+    env.setenv("SCOREBOARD_TRUSTED_PROXIES", "10.0.0.0/8, proxy.local")
+    with pytest.raises(ValidationError):
+        ApiSettings()
+
+
+def test_cors_origins_accept_a_comma_list(env: pytest.MonkeyPatch) -> None:
+    env.setenv("SCOREBOARD_CORS_ORIGINS", "https://a.example, https://b.example")
+    assert ApiSettings().cors_origins == ["https://a.example", "https://b.example"]
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("SCOREBOARD_RATE_LIMIT_USER_PER_MIN", "0"),
+        ("SCOREBOARD_RATE_LIMIT_IP_PER_MIN", "many"),
+        ("SCOREBOARD_SIGNATURE_TOLERANCE_S", "0"),
+        ("SCOREBOARD_JWT_LEEWAY_S", "301"),
+        ("SCOREBOARD_REALTIME_TOKEN_TTL_S", "61"),
+    ],
+)
+def test_out_of_range_numbers_are_refused(env: pytest.MonkeyPatch, name: str, value: str) -> None:
+    env.setenv(name, value)
+    with pytest.raises(ValidationError):
+        ApiSettings()
+
+
+@pytest.mark.parametrize("raw", ["none", "HS256,none", "NONE"])
+def test_alg_none_can_never_be_configured(raw: str) -> None:
+    with pytest.raises(ValidationError, match="none"):
+        JwtSettings(jwt_algorithms=raw)
+
+
+def test_jwt_algorithms_accept_a_comma_list() -> None:
+    assert JwtSettings(jwt_algorithms="RS256, ES256").jwt_algorithms == ["RS256", "ES256"]
+
+
+def test_failure_report_is_one_line_naming_the_variable_and_exits_2(
+    env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env.delenv("SCOREBOARD_TICKET_SECRET")
+    with pytest.raises(ValidationError) as error:
+        TicketSettings()
+    with pytest.raises(SystemExit) as stop:
+        fail_on_invalid_settings(error.value, "scoreboard gateway")
+    assert stop.value.code == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == ["scoreboard gateway: configuration error: SCOREBOARD_TICKET_SECRET is required"]
