@@ -10,7 +10,7 @@ import json
 import re
 import sys
 from ipaddress import IPv4Network, IPv6Network, ip_network
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, Literal, NoReturn
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -125,6 +125,7 @@ class WriteSettings(BaseScoreboardSettings):
 
 class HttpSettings(BaseScoreboardSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    access_log: Literal["all", "errors", "off"] = "errors"
 
     _split_origins = field_validator("cors_origins", mode="before")(_split_commas)
 

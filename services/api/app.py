@@ -86,7 +86,7 @@ def create_app(settings: ApiSettings | None = None) -> Starlette:
             stack.push_async_callback(context.redis.aclose)
             yield {"context": context}
 
-    middleware = [Middleware(RequestContextMiddleware, metrics=metrics)]
+    middleware = [Middleware(RequestContextMiddleware, metrics=metrics, access=settings.access_log)]
     if tracing.enabled():
         middleware.insert(0, Middleware(OpenTelemetryMiddleware, excluded_urls=tracing.UNTRACED_URLS))
     if settings.cors_origins:

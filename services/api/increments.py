@@ -154,7 +154,7 @@ async def rank_after_commit(
         if outcome.applied and outcome.rank <= TOP_SIZE:
             entries = await context.leaderboard.top(DEFAULT_BOARD, TOP_SIZE)
             top = [entry.to_public() for entry in entries] if entries is not None else None
-        if not await context.leaderboard.is_ready(DEFAULT_BOARD):
+        if not outcome.board_ready:  # being rebuilt: its ranks are partial
             rank = await _rank_from_database(context, principal.user_id)
     except REDIS_DOWN:
         rank = await _rank_from_database(context, principal.user_id)

@@ -69,7 +69,7 @@ def create_app(settings: GatewaySettings | None = None) -> Starlette:
     async def render_metrics(request: Request) -> Response:
         return Response(metrics.render(), media_type=metrics.content_type)
 
-    middleware = [Middleware(RequestContextMiddleware, metrics=metrics)]
+    middleware = [Middleware(RequestContextMiddleware, metrics=metrics, access=settings.access_log)]
     if tracing.enabled():
         middleware.insert(0, Middleware(OpenTelemetryMiddleware, excluded_urls=tracing.UNTRACED_URLS))
     if settings.cors_origins:

@@ -43,7 +43,7 @@ EXPECTED_SERIES = {
 @pytest.fixture
 def stack(database_url: str, redis_url: str, tmp_path: Path) -> Iterator[dict[str, ServiceProcess]]:
     env = service_environment(database_url, redis_url) | {"SCOREBOARD_RATE_LIMIT_USER_PER_MIN": "3"}
-    env |= {"SCOREBOARD_TRUSTED_PROXIES": "127.0.0.1/32"}
+    env |= {"SCOREBOARD_TRUSTED_PROXIES": "127.0.0.1/32", "SCOREBOARD_ACCESS_LOG": "all"}
     services = {
         n: ServiceProcess(n, env, log_path=tmp_path / f"{n}.log") for n in ("api", "worker", "gateway")
     }
@@ -109,4 +109,6 @@ async def test_metrics_and_logs_after_a_short_load(stack: dict[str, ServiceProce
     rejections = [line for line in api_log if line["msg"] == "rejected"]
     assert {line["code"] for line in rejections} >= {"RATE_LIMITED", "UNAUTHORIZED"}
     assert all(line["ip"] in {"203.0.113.0/24", "127.0.0.0/24"} for line in rejections)
-    assert all(line.get("request_id") for line in api_log if line["msg"] == "request")
+    requests = [line for line in api_log if line["msg"] == "request"]
+    assert len(requests) >= 8
+    assert all(line.get("request_id") and line.get("route") for line in requests)

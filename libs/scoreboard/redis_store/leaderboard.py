@@ -20,9 +20,10 @@ from scoreboard.redis_store.connection import UNAVAILABLE_ERRORS
 from scoreboard.redis_store.keys import PROFILES, BoardKeys
 
 # KEYS: ranking, members, emitted, ready.  ARGV: mode, then (user, score, member) triples.
-# Returns per entry {applied, rank (1-based, 0 in rebuild mode), needs_event}.
+# Returns per entry {applied, rank (1-based, 0 in rebuild mode), needs_event, board_ready}.
 _APPLY = """
 local mode = ARGV[1]
+local ready = redis.call('EXISTS', KEYS[4])
 local out = {}
 for i = 2, #ARGV, 3 do
   local user, score, member = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2]
@@ -39,13 +40,13 @@ for i = 2, #ARGV, 3 do
   local current_score = score
   if old_score ~= nil and old_score > score then current_score = old_score end
   if mode == 'rebuild' then
-    out[#out + 1] = {applied, 0, 0}
+    out[#out + 1] = {applied, 0, 0, ready}
   else
     local emitted = tonumber(redis.call('HGET', KEYS[3], user) or '-1')
     local needs_event = 0
     if emitted < score and score >= current_score then needs_event = 1 end
     local rank = redis.call('ZREVRANK', KEYS[1], redis.call('HGET', KEYS[2], user))
-    out[#out + 1] = {applied, rank + 1, needs_event}
+    out[#out + 1] = {applied, rank + 1, needs_event, ready}
   end
 end
 return out
@@ -106,8 +107,9 @@ class TooSoon:
 @dataclass(frozen=True, slots=True)
 class ApplyOutcome:
     applied: bool
-    rank: int
+    rank: int  # only meaningful when board_ready: a board being rebuilt has partial ranks
     needs_event: bool
+    board_ready: bool
 
 
 def _profile_value(display_name: str, is_public: bool) -> str:
@@ -133,7 +135,7 @@ class Leaderboard:
         for state in states:
             argv += [str(state.user_id), state.score, encode_member(state.user_id, state.reached_at_us)]
         raw = await self._apply(keys=keys.script_keys, args=argv)
-        return [ApplyOutcome(bool(a), int(r), bool(e)) for a, r, e in raw]
+        return [ApplyOutcome(bool(a), int(r), bool(e), bool(ready)) for a, r, e, ready in raw]
 
     async def apply_with_profile(self, state: ScoreState, display_name: str, is_public: bool) -> ApplyOutcome:
         """The API's write-through: apply one state and cache the owner's profile, one round trip."""
@@ -145,8 +147,8 @@ class Leaderboard:
             )
             pipe.hset(PROFILES, str(state.user_id), _profile_value(display_name, is_public))
             raw, _ = await pipe.execute()
-        applied, rank, needs_event = raw[0]
-        return ApplyOutcome(bool(applied), int(rank), bool(needs_event))
+        applied, rank, needs_event, ready = raw[0]
+        return ApplyOutcome(bool(applied), int(rank), bool(needs_event), bool(ready))
 
     async def mark_emitted(self, state: ScoreState) -> None:
         keys = BoardKeys(state.board_id)

@@ -1,4 +1,4 @@
-"""Request ids, request metrics and one access-log line per request (pure ASGI: no buffering)."""
+"""Request ids, request metrics and access-log lines (pure ASGI: no body buffering)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import logging
 import re
 import time
 import uuid
+from typing import Any, Literal
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -13,7 +14,10 @@ from scoreboard.telemetry.logging import request_id_var
 from scoreboard.telemetry.metrics import Metrics
 
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
-_UNTRACKED = {"/healthz", "/readyz", "/metrics"}
+_UNLOGGED = {"/healthz", "/readyz", "/metrics"}
+SLOW_REQUEST_S = 1.0
+
+AccessLog = Literal["all", "errors", "off"]
 
 access_log = logging.getLogger("scoreboard.access")
 
@@ -26,9 +30,17 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+    """Every response gets an `x-request-id`; every request is counted and timed by route template.
+
+    The access log writes every request ("all"), or only failures and slow ones ("errors", the
+    default: rejections also have their own audit line, and a line per cached read is noise).
+    """
+
+    def __init__(self, app: ASGIApp, metrics: Metrics, access: AccessLog = "errors") -> None:
         self.app = app
         self.metrics = metrics
+        self.access = access
+        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}  # labelled children, cached
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -44,8 +56,7 @@ class RequestContextMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
             await send(message)
 
         try:
@@ -55,13 +66,22 @@ class RequestContextMiddleware:
             request_id_var.reset(token)
 
     def _observe(self, scope: Scope, status: int, elapsed: float) -> None:
-        route = scope.get("route")
-        template = getattr(route, "path", "unmatched")
+        template = getattr(scope.get("route"), "path", "unmatched")
         method = scope["method"]
-        service = self.metrics.service
-        self.metrics.http_requests.labels(service, template, method, str(status)).inc()
-        self.metrics.http_latency.labels(service, template, method).observe(elapsed)
-        if template not in _UNTRACKED:
+        key = (template, method, status)
+        series = self._series.get(key)
+        if series is None:
+            service = self.metrics.service
+            series = (
+                self.metrics.http_requests.labels(service, template, method, str(status)),
+                self.metrics.http_latency.labels(service, template, method),
+            )
+            self._series[key] = series
+        series[0].inc()
+        series[1].observe(elapsed)
+        if template in _UNLOGGED or self.access == "off":
+            return
+        if self.access == "all" or status >= 400 or elapsed >= SLOW_REQUEST_S:
             access_log.info(
                 "request",
                 extra={"method": method, "route": template, "status": status, "ms": round(elapsed * 1000, 2)},
