@@ -34,7 +34,13 @@ RETRY_DELAY_S = 0.5
 
 class Broadcaster:
     def __init__(
-        self, redis: Redis, reader: Redis, metrics: Metrics, *, board_id: str = DEFAULT_BOARD
+        self,
+        redis: Redis,
+        reader: Redis,
+        metrics: Metrics,
+        *,
+        board_id: str = DEFAULT_BOARD,
+        heartbeat_s: float = 15.0,
     ) -> None:
         self._redis = redis
         self._reader = reader  # its own connection: XREAD BLOCK holds it for seconds
@@ -48,16 +54,28 @@ class Broadcaster:
         self._snapshot_version = -1
         self.healthy = False
         self.draining = False
-        self._task: asyncio.Task[None] | None = None
+        self._heartbeat_s = heartbeat_s
+        self._sent = {kind: metrics.sse_events_sent.labels(kind) for kind in ("top", "user")}
+        self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="stream-reader")
+        self._tasks = [
+            asyncio.create_task(self._run(), name="stream-reader"),
+            asyncio.create_task(self._beat(), name="heartbeat"),
+        ]
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
+
+    async def _beat(self) -> None:
+        """One timer for every connection: a comment line keeps idle streams (and proxies) open."""
+        while True:
+            await asyncio.sleep(self._heartbeat_s)
+            for subscriber in self.subscribers:
+                subscriber.heartbeat()
 
     def subscribe(self, user_id: str | None, capacity: int) -> Subscriber:
         subscriber = Subscriber(user_id, capacity)
@@ -141,6 +159,7 @@ class Broadcaster:
             targets = self.subscribers if event.public else list(self._by_user.get(event.user_id or "", ()))
         for subscriber in targets:
             subscriber.offer(shared)
+        self._sent["top" if shared.is_top else "user"].inc(len(targets))
         if event.committed_us:
             self._metrics.deliver_latency.observe(max(0.0, time.time() - event.committed_us / 1e6))
 

@@ -29,6 +29,10 @@ def frame(
     return Frame(id_key, encode(event_type, data, entry_id), committed_us, is_top)
 
 
+# The heartbeat: an SSE comment line, shared by every connection.
+PING: bytes = ServerSentEvent(comment="ping").encode()
+
+
 def retry_frame(retry_ms: int, reason: str) -> bytes:
     encoded: bytes = ServerSentEvent(comment=reason, retry=retry_ms).encode()
     return encoded

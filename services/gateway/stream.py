@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator
 
-import anyio
-from sse_starlette import EventSourceResponse
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -16,25 +13,20 @@ from scoreboard.redis_store.events import stream_id_key
 from scoreboard.security.realtime_tokens import RealtimeTokens
 from scoreboard.telemetry.metrics import Metrics
 from services.gateway.broadcaster import Broadcaster
-from services.gateway.frames import Frame, retry_frame
+from services.gateway.frames import retry_frame
 from services.gateway.settings import GatewaySettings
+from services.gateway.sse_response import SubscriberStream
 from services.gateway.subscriber import Subscriber
 
 
 class StreamEndpoint:
     def __init__(
-        self,
-        settings: GatewaySettings,
-        broadcaster: Broadcaster,
-        tokens: RealtimeTokens,
-        metrics: Metrics,
-        shutdown: anyio.Event,
+        self, settings: GatewaySettings, broadcaster: Broadcaster, tokens: RealtimeTokens, metrics: Metrics
     ) -> None:
         self.settings = settings
         self.broadcaster = broadcaster
         self.tokens = tokens
         self.metrics = metrics
-        self.shutdown = shutdown
 
     async def handle(self, request: Request) -> Response:
         token = request.query_params.get("token")
@@ -51,18 +43,21 @@ class StreamEndpoint:
         except BaseException:
             self.broadcaster.unsubscribe(subscriber)
             raise
-        return EventSourceResponse(
-            self._frames(subscriber, initial),
-            ping=self.settings.sse_heartbeat_s,
-            send_timeout=self.settings.sse_send_timeout_s,
-            headers={"X-Accel-Buffering": "no", "Cache-Control": "no-store"},
-            shutdown_event=self.shutdown,
-            shutdown_grace_period=self.settings.sse_drain_grace_s,
+        jitter = random.uniform(0.9, 1.0)  # noqa: S311 - spreads reconnects, not a secret
+        return SubscriberStream(
+            subscriber,
+            initial,
+            deadline=asyncio.get_running_loop().time() + self.settings.sse_max_lifetime_s * jitter,
+            send_timeout_s=self.settings.sse_send_timeout_s,
+            draining=lambda: self.broadcaster.draining,
+            goodbye=self._goodbye,
+            on_close=self._closed,
         )
 
     async def _initial_frames(
         self, request: Request, subscriber: Subscriber, user_id: str | None
     ) -> list[bytes]:
+        """A reconnect hint, then what the client missed (Last-Event-ID) or a Top 10 snapshot."""
         position = self.broadcaster.position
         snapshot = self.broadcaster.snapshot
         last_event_id = request.headers.get("last-event-id") or request.query_params.get("lastEventId")
@@ -81,39 +76,10 @@ class StreamEndpoint:
                 return [retry, *(item.payload for item in missed)]
         return [retry, snapshot.payload] if snapshot else [retry]
 
-    async def _frames(self, subscriber: Subscriber, initial: list[bytes]) -> AsyncIterator[bytes]:
-        loop = asyncio.get_running_loop()
-        jitter = random.uniform(0.9, 1.0)  # noqa: S311 - spreads the reconnects, not a secret
-        deadline = loop.time() + self.settings.sse_max_lifetime_s * jitter
-        writing_since: float | None = None
-        try:
-            for payload in initial:
-                yield payload
-            while not subscriber.overflowed:
-                if self.broadcaster.draining:
-                    yield self._goodbye("server draining")
-                    return
-                try:
-                    async with asyncio.timeout_at(deadline):
-                        await subscriber.wake.wait()
-                except TimeoutError:
-                    yield self._goodbye("connection lifetime reached")
-                    return
-                for item in subscriber.take():
-                    writing_since = loop.time()
-                    yield self._deliver(item)
-                    writing_since = None
-        finally:
-            # Evicted: its buffer overflowed, or a write stayed blocked until the send timeout.
-            timeout = self.settings.sse_send_timeout_s
-            stuck = writing_since is not None and loop.time() - writing_since >= timeout
-            if subscriber.overflowed or stuck:
-                self.metrics.sse_evictions.inc()
-            self.broadcaster.unsubscribe(subscriber)
-
-    def _deliver(self, item: Frame) -> bytes:
-        self.metrics.sse_events_sent.labels("top" if item.is_top else "user").inc()
-        return item.payload
+    def _closed(self, subscriber: Subscriber, stuck: bool) -> None:
+        if subscriber.overflowed or stuck:  # evicted: it stopped reading
+            self.metrics.sse_evictions.inc()
+        self.broadcaster.unsubscribe(subscriber)
 
     def _goodbye(self, reason: str) -> bytes:
         jittered = int(self.settings.sse_retry_ms * random.uniform(0.5, 1.5))  # noqa: S311
