@@ -15,6 +15,7 @@ from starlette.routing import Route
 from scoreboard.db.pool import create_pool_lazily
 from scoreboard.domain.actions import ActionType
 from scoreboard.redis_store.connection import create_redis
+from scoreboard.redis_store.jobs import JobQueue
 from scoreboard.redis_store.leaderboard import Leaderboard
 from scoreboard.redis_store.rate_limit import RateLimiter
 from scoreboard.security.bearer import TokenVerifier
@@ -57,6 +58,7 @@ def _context(settings: ApiSettings, metrics: Metrics, stack: AsyncExitStack) -> 
         pool=pool,
         redis=redis,
         leaderboard=Leaderboard(redis),
+        jobs=JobQueue(redis),
         limiter=RateLimiter(redis, on_fallback=metrics.rate_limit_fallback.inc),
         verifier=TokenVerifier(settings),
         tickets=TicketBook(settings.ticket_secret.get_secret_value()),

@@ -9,6 +9,7 @@ from arq.connections import ArqRedis
 from starlette.requests import Request
 
 from scoreboard.domain.actions import ActionType
+from scoreboard.redis_store.jobs import JobQueue
 from scoreboard.redis_store.leaderboard import Leaderboard
 from scoreboard.redis_store.rate_limit import RateLimiter
 from scoreboard.security.bearer import TokenVerifier
@@ -25,6 +26,7 @@ class ApiContext:
     pool: asyncpg.Pool
     redis: ArqRedis
     leaderboard: Leaderboard
+    jobs: JobQueue
     limiter: RateLimiter
     verifier: TokenVerifier
     tickets: TicketBook

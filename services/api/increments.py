@@ -26,7 +26,7 @@ from scoreboard.domain.events import TOP_SIZE
 from scoreboard.domain.models import DEFAULT_BOARD, IncrementRecord, Principal, ScoreState
 from scoreboard.domain.ranking import to_micros
 from scoreboard.redis_store.connection import UNAVAILABLE_ERRORS as REDIS_DOWN
-from scoreboard.redis_store.jobs import apply_score_payload, enqueue_apply_score
+from scoreboard.redis_store.jobs import apply_score_payload
 from scoreboard.redis_store.leaderboard import REDIS_UNREADABLE
 from scoreboard.security.signing import canonical_increment, signature_matches, timestamp_in_window
 from scoreboard.security.tickets import check_ticket
@@ -145,21 +145,42 @@ async def rank_after_commit(
     record: IncrementRecord,
     is_public: bool,
 ) -> tuple[int | None, list[dict[str, Any]] | None]:
-    """Write the committed state through to Redis for an exact rank; hand the rest to the worker."""
+    """Write the committed state through to Redis for an exact rank and enqueue the worker's job,
+    in one round trip. If Redis is away, the rank comes from the database and the reconciler
+    carries the state over later."""
     state = ScoreState(DEFAULT_BOARD, principal.user_id, record.score_after, to_micros(record.reached_at))
-    top: list[dict[str, Any]] | None = None
+    payload = apply_score_payload(
+        state,
+        display_name=principal.display_name,
+        is_public=is_public,
+        event_id=record.event_id,
+        committed_us=to_micros(record.reached_at),
+        traceparent=tracing.current_traceparent(),
+    )
     try:
-        outcome = await context.leaderboard.apply_with_profile(state, principal.display_name, is_public)
-        rank: int | None = outcome.rank
-        if outcome.applied and outcome.rank <= TOP_SIZE:
+        async with context.redis.pipeline(transaction=False) as pipe:
+            await context.leaderboard.queue_write_through(pipe, state, principal.display_name, is_public)
+            await context.jobs.queue_apply_score(pipe, payload)
+            applied_raw, _, _ = await pipe.execute()
+    except REDIS_DOWN:
+        context.metrics.enqueue_failures.inc()
+        log.warning(
+            "Redis unavailable after commit; the reconciler will apply it",
+            extra={"event_id": record.event_id},
+        )
+        return await _rank_from_database(context, principal.user_id), None
+    context.metrics.jobs.labels("apply_score", "enqueued").inc()
+    outcome = context.leaderboard.write_through_outcome(applied_raw)
+    if not outcome.board_ready:  # being rebuilt: its ranks are partial
+        return await _rank_from_database(context, principal.user_id), None
+    top = None
+    if outcome.applied and outcome.rank <= TOP_SIZE:
+        try:
             entries = await context.leaderboard.top(DEFAULT_BOARD, TOP_SIZE)
             top = [entry.to_public() for entry in entries] if entries is not None else None
-        if not outcome.board_ready:  # being rebuilt: its ranks are partial
-            rank = await _rank_from_database(context, principal.user_id)
-    except REDIS_DOWN:
-        rank = await _rank_from_database(context, principal.user_id)
-    await _enqueue(context, state, principal, record, is_public)
-    return rank, top
+        except REDIS_DOWN:
+            top = None
+    return outcome.rank, top
 
 
 async def current_rank(context: ApiContext, user_id: UUID) -> int | None:
@@ -177,23 +198,3 @@ async def _rank_from_database(context: ApiContext, user_id: UUID) -> int | None:
     except DB_DOWN:
         return None
     return found[1] if found else None
-
-
-async def _enqueue(
-    context: ApiContext, state: ScoreState, principal: Principal, record: IncrementRecord, is_public: bool
-) -> None:
-    payload = apply_score_payload(
-        state,
-        display_name=principal.display_name,
-        is_public=is_public,
-        event_id=record.event_id,
-        committed_us=to_micros(record.reached_at),
-        traceparent=tracing.current_traceparent(),
-    )
-    try:
-        await enqueue_apply_score(context.redis, payload)
-        context.metrics.jobs.labels("apply_score", "enqueued").inc()
-    except REDIS_DOWN:
-        # Committed in PostgreSQL already: the reconciler will carry it to Redis.
-        context.metrics.enqueue_failures.inc()
-        log.warning("enqueue failed; the reconciler will apply it", extra={"event_id": record.event_id})

@@ -16,7 +16,7 @@ from arq.worker import Worker, func
 from scoreboard.db.pool import create_pool_lazily
 from scoreboard.redis_store.connection import UNAVAILABLE_ERRORS as REDIS_DOWN
 from scoreboard.redis_store.connection import create_redis
-from scoreboard.redis_store.jobs import APPLY_SCORE
+from scoreboard.redis_store.jobs import APPLY_SCORE, job_deserializer, job_serializer
 from scoreboard.redis_store.keys import JOB_QUEUE
 from scoreboard.redis_store.leaderboard import Leaderboard
 from scoreboard.telemetry.metrics import Metrics
@@ -65,6 +65,8 @@ def build_worker(settings: WorkerSettings, context: WorkerContext) -> Worker:
         ],
         redis_settings=redis_settings,
         queue_name=JOB_QUEUE,
+        job_serializer=job_serializer,
+        job_deserializer=job_deserializer,
         ctx={"scoreboard": context},
         on_startup=on_startup,
         on_shutdown=on_shutdown,

@@ -9,6 +9,7 @@ from redis.exceptions import InvalidResponse, ReadOnlyError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from scoreboard.config import RedisSettings
+from scoreboard.redis_store.jobs import job_deserializer, job_serializer
 
 # What "Redis cannot serve right now" looks like to redis-py: unreachable, still loading its data
 # after a restart (BusyLoadingError is a ConnectionError), a read-only replica after a failover,
@@ -38,7 +39,8 @@ def create_redis(
         max_connections=max_connections,
         decode_responses=False,
     )
-    return ArqRedis(connection_pool=pool)
+    # Jobs are JSON (not arq's default pickle): the API writes them itself (redis_store/jobs.py).
+    return ArqRedis(connection_pool=pool, job_serializer=job_serializer, job_deserializer=job_deserializer)
 
 
 async def is_reachable(redis: ArqRedis) -> bool:

@@ -13,6 +13,7 @@ from uuid import UUID
 
 import orjson
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from scoreboard.domain.models import RankedEntry, ScoreState
 from scoreboard.domain.ranking import decode_member, encode_member
@@ -137,16 +138,21 @@ class Leaderboard:
         raw = await self._apply(keys=keys.script_keys, args=argv)
         return [ApplyOutcome(bool(a), int(r), bool(e), bool(ready)) for a, r, e, ready in raw]
 
-    async def apply_with_profile(self, state: ScoreState, display_name: str, is_public: bool) -> ApplyOutcome:
-        """The API's write-through: apply one state and cache the owner's profile, one round trip."""
+    async def queue_write_through(
+        self, pipe: Pipeline, state: ScoreState, display_name: str, is_public: bool
+    ) -> None:
+        """The API's write-through, added to a pipeline: apply one state, cache the owner's profile.
+
+        The pipeline's results then hold the apply's raw reply and the HSET's: see write_through_outcome.
+        """
         keys = BoardKeys(state.board_id)
         member = encode_member(state.user_id, state.reached_at_us)
-        async with self._redis.pipeline(transaction=False) as pipe:
-            await self._apply(
-                keys=keys.script_keys, args=["live", str(state.user_id), state.score, member], client=pipe
-            )
-            pipe.hset(PROFILES, str(state.user_id), _profile_value(display_name, is_public))
-            raw, _ = await pipe.execute()
+        args: list[str | int] = ["live", str(state.user_id), state.score, member]
+        await self._apply(keys=keys.script_keys, args=args, client=pipe)
+        pipe.hset(PROFILES, str(state.user_id), _profile_value(display_name, is_public))
+
+    @staticmethod
+    def write_through_outcome(raw: list[list[int]]) -> ApplyOutcome:
         applied, rank, needs_event, ready = raw[0]
         return ApplyOutcome(bool(applied), int(rank), bool(needs_event), bool(ready))
 
