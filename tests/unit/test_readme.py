@@ -32,7 +32,8 @@ def test_ci_runs_what_the_readme_says() -> None:
 
 
 def test_every_setting_is_documented() -> None:
-    fields = set(ApiSettings.model_fields) | set(WorkerSettings.model_fields) | set(GatewaySettings.model_fields)
+    fields = {*ApiSettings.model_fields, *WorkerSettings.model_fields, *GatewaySettings.model_fields}
     documented = set(re.findall(r"`([A-Z][A-Z0-9_]+)`", README))
-    missing = sorted(name.upper() for name in fields - SETTINGS_NOT_FOR_OPERATORS if name.upper() not in documented)
+    wanted = fields - SETTINGS_NOT_FOR_OPERATORS
+    missing = sorted(name.upper() for name in wanted if name.upper() not in documented)
     assert not missing, f"README lacks {missing}"
