@@ -12,6 +12,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route
 
+from scoreboard.db.group_commit import GroupCommitter
 from scoreboard.db.pool import create_pool_lazily
 from scoreboard.domain.actions import ActionType
 from scoreboard.redis_store.connection import create_redis
@@ -50,7 +51,7 @@ def _routes(settings: ApiSettings) -> list[Route]:
     return routes
 
 
-def _context(settings: ApiSettings, metrics: Metrics, stack: AsyncExitStack) -> ApiContext:
+def _context(settings: ApiSettings, metrics: Metrics) -> ApiContext:
     pool = create_pool_lazily(settings, application_name="scoreboard-api")
     redis = create_redis(settings)
     return ApiContext(
@@ -72,6 +73,11 @@ def _context(settings: ApiSettings, metrics: Metrics, stack: AsyncExitStack) -> 
         signing_keys={key_id: secret.get_secret_value() for key_id, secret in settings.signing_keys.items()},
         metrics=metrics,
         top_cache=TopCache(settings.top_cache_ms),
+        committer=(
+            GroupCommitter(pool, flushers=settings.db_group_flushers, max_batch=settings.db_group_max)
+            if settings.db_group_commit
+            else None
+        ),
     )
 
 
@@ -82,7 +88,7 @@ def create_app(settings: ApiSettings | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         async with AsyncExitStack() as stack:
-            context = _context(settings, metrics, stack)
+            context = _context(settings, metrics)
             await context.pool  # min_size=0: returns without connecting
             stack.push_async_callback(context.pool.close)
             stack.push_async_callback(context.redis.aclose)

@@ -8,6 +8,7 @@ import asyncpg
 from arq.connections import ArqRedis
 from starlette.requests import Request
 
+from scoreboard.db.group_commit import GroupCommitter
 from scoreboard.domain.actions import ActionType
 from scoreboard.redis_store.jobs import JobQueue
 from scoreboard.redis_store.leaderboard import Leaderboard
@@ -35,6 +36,7 @@ class ApiContext:
     signing_keys: dict[str, str]
     metrics: Metrics
     top_cache: TopCache
+    committer: GroupCommitter | None  # None: one transaction per increment
 
 
 def context_of(request: Request) -> ApiContext:

@@ -124,7 +124,10 @@ async def commit(
         device_id=client.device_id,
     )
     try:
-        record, is_public = await score_events.apply_increment(context.pool, item)
+        if context.committer is not None:
+            record, is_public = await context.committer.apply(item)
+        else:
+            record, is_public = await score_events.apply_increment(context.pool, item)
     except DB_DOWN as error:
         context.metrics.db_write_errors.labels("unavailable").inc()
         raise Unavailable(

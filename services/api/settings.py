@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
 from scoreboard.config import (
     ActionSettings,
@@ -26,6 +26,11 @@ class ApiSettings(
     HttpSettings,
     LeaderboardSettings,
 ):
+    # Group commit: concurrent increments share a transaction (libs/scoreboard/db/group_commit.py).
+    db_group_commit: bool = True
+    db_group_flushers: int = Field(default=4, ge=1)
+    db_group_max: int = Field(default=64, ge=1, le=1000)
+
     # The dev-only signing route of the demo page (`scoreboard dev` turns it on).
     dev_signing_route: bool = False
     dev_gateway_url: str = "http://127.0.0.1:8001"

@@ -50,6 +50,39 @@ async def apply_increment(
         item.device_id,
     )
     assert row is not None
+    return _record(row)
+
+
+_APPLY_MANY = (
+    "SELECT * FROM scoreboard_apply_increments("
+    "$1::text[], $2::uuid[], $3::text[], $4::uuid[], $5::text[], $6::integer[], $7::text[], $8::text[], "
+    "$9::inet[], $10::text[], $11::text[])"
+)
+
+
+async def apply_increments(
+    executor: asyncpg.Pool | asyncpg.Connection, items: list[NewIncrement]
+) -> list[tuple[IncrementRecord, bool]]:
+    """Many increments in ONE transaction (one commit), each with the answer it would get alone."""
+    rows = await executor.fetch(
+        _APPLY_MANY,
+        [item.board_id for item in items],
+        [item.user_id for item in items],
+        [item.display_name for item in items],
+        [item.action_id for item in items],
+        [item.action_type for item in items],
+        [item.delta for item in items],
+        [item.request_hash for item in items],
+        [item.source for item in items],
+        [item.ip for item in items],
+        [item.user_agent[:512] if item.user_agent else None for item in items],
+        [item.device_id for item in items],
+    )
+    by_ordinal = {row["ordinal"]: _record(row) for row in rows}
+    return [by_ordinal[index + 1] for index in range(len(items))]
+
+
+def _record(row: asyncpg.Record) -> tuple[IncrementRecord, bool]:
     record = IncrementRecord(
         event_id=row["event_id"],
         score_after=row["score_after"],
