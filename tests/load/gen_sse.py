@@ -1,0 +1,216 @@
+"""SSE listeners on raw asyncio sockets (thousands per process; httpx would cost far more CPU).
+
+Each client sends one GET, checks the 200, undoes the chunked transfer encoding, splits the
+stream into SSE events and hands each to the scenario's bookkeeping:
+* fanout: leaderboard_updated events carrying a "sentAt" (wall clock at XADD) give the
+  Redis-to-socket latency; their "version" must only grow; each client counts them and keeps the
+  last version it saw (a Top 10 is state: older ones may be conflated, the last must arrive);
+* e2e: user_score_updated events of the client's own user are kept as (user, score, receipt time).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass, field
+from typing import cast
+
+import orjson
+
+from tests.load.procs import CONNECTED, DONE, ERRORS, EXTRA, Control
+from tests.load.stats import Histogram
+
+SENT_AT = b'"sentAt":'
+VERSION = b'"version":'
+
+
+@dataclass
+class SseConfig:
+    host: str
+    port: int
+    paths: list[str]  # one per client
+    own_users: list[str | None] = field(default_factory=list)  # e2e: the user each client follows
+    connect_concurrency: int = 64
+    connect_timeout_s: float = 60.0
+
+
+@dataclass
+class SseResult:
+    connected: int = 0
+    failed: int = 0
+    dropped: int = 0  # connections the server closed while we listened
+    latency: Histogram = field(default_factory=Histogram)  # fanout: receipt - sentAt
+    synthetic_counts: dict[int, int] = field(default_factory=dict)  # events received -> clients
+    last_versions: dict[int, int] = field(default_factory=dict)  # last version seen -> clients
+    out_of_order: int = 0
+    events: dict[str, int] = field(default_factory=dict)
+    receipts: list[tuple[str, int, float]] = field(default_factory=list)  # e2e
+    failures: dict[str, int] = field(default_factory=dict)
+
+
+def _number_after(data: bytes, marker: bytes) -> bytes | None:
+    start = data.find(marker)
+    if start < 0:
+        return None
+    start += len(marker)
+    end = start
+    while end < len(data) and data[end] in b"0123456789.-eE":
+        end += 1
+    return data[start:end]
+
+
+class SseClient(asyncio.Protocol):
+    def __init__(self, request: bytes, result: SseResult, control: Control, own_user: str | None) -> None:
+        self.request = request
+        self.result = result
+        self.control = control
+        self.own_user = own_user
+        self.transport: asyncio.Transport | None = None
+        self.opened: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self.raw = bytearray()
+        self.text = bytearray()
+        self.in_body = False
+        self.chunk_left = 0
+        self.skip = 0
+        self.synthetic = 0
+        self.last_version = -1
+        self.closing = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+        self.transport.write(self.request)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.opened.done():
+            self.opened.set_result(0)
+        elif not self.closing:
+            self.result.dropped += 1
+            self.control.add(ERRORS)
+
+    def data_received(self, data: bytes) -> None:
+        self.raw += data
+        if not self.in_body:
+            end = self.raw.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            status = int(bytes(self.raw[: self.raw.find(b"\r\n")]).split(b" ", 2)[1])
+            del self.raw[: end + 4]
+            self.in_body = True
+            self.opened.set_result(status)
+            if status != 200 and self.transport is not None:
+                self.closing = True
+                self.transport.close()
+                return
+        self.text += self._dechunk()
+        self._events()
+
+    def _dechunk(self) -> bytes:
+        raw, pos, out = self.raw, 0, []
+        while pos < len(raw):
+            if self.chunk_left:
+                take = min(self.chunk_left, len(raw) - pos)
+                out.append(bytes(raw[pos : pos + take]))
+                pos += take
+                self.chunk_left -= take
+                if not self.chunk_left:
+                    self.skip = 2  # the CRLF after each chunk
+            elif self.skip:
+                take = min(self.skip, len(raw) - pos)
+                pos += take
+                self.skip -= take
+            else:
+                end = raw.find(b"\r\n", pos)
+                if end < 0:
+                    break
+                size = int(bytes(raw[pos:end]).split(b";")[0], 16)
+                pos = end + 2
+                if size:
+                    self.chunk_left = size
+                else:
+                    self.skip = 2  # the last chunk: the stream ended
+        del raw[:pos]
+        return b"".join(out)
+
+    def _events(self) -> None:
+        if b"\r" in self.text:
+            self.text = bytearray(self.text.replace(b"\r\n", b"\n"))
+        while (end := self.text.find(b"\n\n")) >= 0:
+            block = bytes(self.text[:end])
+            del self.text[: end + 2]
+            event_type, data = b"message", []
+            for line in block.split(b"\n"):
+                if line.startswith(b"event:"):
+                    event_type = line[6:].strip()
+                elif line.startswith(b"data:"):
+                    data.append(line[5:].removeprefix(b" "))
+            if data:
+                self._handle(event_type, b"\n".join(data))
+
+    def _handle(self, event_type: bytes, data: bytes) -> None:
+        now = time.time()
+        name = event_type.decode()
+        self.result.events[name] = self.result.events.get(name, 0) + 1
+        self.control.add(DONE)
+        if event_type == b"leaderboard_updated":
+            sent_at = _number_after(data, SENT_AT)
+            if sent_at is not None:
+                self.result.latency.record(max(0.0, now - float(sent_at)))
+                self.synthetic += 1
+                self.control.add(EXTRA)
+                version = int(_number_after(data, VERSION) or b"0")
+                if version <= self.last_version:
+                    self.result.out_of_order += 1
+                self.last_version = version
+        elif event_type == b"user_score_updated" and self.own_user is not None:
+            event = orjson.loads(data)
+            if event.get("userId") == self.own_user:
+                self.result.receipts.append((self.own_user, int(event["newScore"]), now))
+
+    def close(self) -> None:
+        self.closing = True
+        if self.transport is not None:
+            self.transport.close()
+
+
+async def run(config: SseConfig, control: Control) -> SseResult:
+    loop = asyncio.get_running_loop()
+    result = SseResult()
+    clients: list[SseClient] = []
+    gate = asyncio.Semaphore(config.connect_concurrency)
+    host = f"{config.host}:{config.port}"
+    own_users = config.own_users or [None] * len(config.paths)
+
+    async def connect(path: str, own_user: str | None) -> None:
+        request = (
+            f"GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\n"
+            "Cache-Control: no-cache\r\n\r\n"
+        ).encode()
+        client = SseClient(request, result, control, own_user)
+        async with gate:
+            try:
+                await loop.create_connection(lambda: client, config.host, config.port)
+                status = await asyncio.wait_for(asyncio.shield(client.opened), config.connect_timeout_s)
+            except (OSError, TimeoutError) as error:
+                status, reason = 0, type(error).__name__
+            else:
+                reason = f"http-{status}"
+        if status == 200:
+            clients.append(client)
+            result.connected += 1
+            control.add(CONNECTED)
+        else:
+            client.close()
+            result.failed += 1
+            result.failures[reason] = result.failures.get(reason, 0) + 1
+            control.add(ERRORS)
+
+    await asyncio.gather(*(connect(p, u) for p, u in zip(config.paths, own_users, strict=True)))
+    await control.wait_stop()
+    for client in clients:
+        result.synthetic_counts[client.synthetic] = result.synthetic_counts.get(client.synthetic, 0) + 1
+        result.last_versions[client.last_version] = result.last_versions.get(client.last_version, 0) + 1
+        client.close()
+    with contextlib.suppress(Exception):
+        await asyncio.sleep(0.1)
+    return result

