@@ -11,7 +11,7 @@ class WorkerSettings(DatabaseSettings, RedisSettings, LeaderboardSettings):
     worker_host: str = "127.0.0.1"
     worker_port: int = Field(default=8002, ge=0, le=65535)  # /healthz, /readyz, /metrics
     worker_max_jobs: int = Field(default=100, ge=1)
-    worker_poll_delay_s: float = Field(default=0.05, gt=0, le=5)
+    worker_poll_delay_s: float = Field(default=0.01, gt=0, le=5)  # arq polls its queue; this bounds the wait
     worker_job_completion_wait_s: int = Field(default=20, ge=0)
     reconcile_margin_s: float = Field(default=10.0, ge=0)
     reconcile_batch: int = Field(default=5000, ge=100)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,11 @@ HS_ALGORITHMS = ["HS256"]
 # "Ed25519" is EdDSA's fully-specified name (RFC 9864); "EdDSA" stays accepted for existing issuers.
 ASYMMETRIC_ALGORITHMS = ["RS256", "ES256", "Ed25519", "EdDSA"]
 JWKS_REFRESH_INTERVAL_S = 60.0
+# A game client sends the same token with every request: remember a verified token (the full
+# string is the key) until it expires, at most this long, so a key removed from the JWKS stops
+# working within the same bound. Only successes are cached.
+VERIFIED_CACHE_S = 60.0
+VERIFIED_CACHE_SIZE = 50_000
 MAX_NAME_LENGTH = 64
 
 
@@ -90,6 +96,7 @@ class TokenVerifier:
         if settings.jwt_audience:
             claims["aud"] = {"essential": True, "value": settings.jwt_audience}
         self._claims_options = claims
+        self._verified: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
 
     @property
     def configured(self) -> bool:
@@ -122,6 +129,16 @@ class TokenVerifier:
                 raise _invalid("verification keys are unavailable") from error
 
     async def verify(self, token: str) -> Principal:
+        cached = self._verified.get(token)
+        if cached is not None and cached[1] > time.time():
+            return cached[0]
+        principal, expires_at = await self._verify(token)
+        self._verified[token] = (principal, min(expires_at, time.time() + VERIFIED_CACHE_S))
+        if len(self._verified) > VERIFIED_CACHE_SIZE:
+            self._verified.popitem(last=False)  # the oldest verification
+        return principal
+
+    async def _verify(self, token: str) -> tuple[Principal, float]:
         if not self.configured:
             raise _invalid("no token verification key is configured")
         await self._ensure_kid_known(token)
@@ -133,7 +150,7 @@ class TokenVerifier:
             raise Unauthenticated("the bearer token has expired", reason=Reason.TOKEN_EXPIRED) from error
         except (JoseError, ValueError, TypeError) as error:
             raise _invalid() from error
-        return self._principal(decoded.claims)
+        return self._principal(decoded.claims), float(decoded.claims["exp"])
 
     def _principal(self, claims: dict[str, Any]) -> Principal:
         now = time.time()
