@@ -24,6 +24,10 @@ class BoardKeys:
         self.top_version = f"{tag}:top:version"  # STRING version of that Top 10
         self.top_published_ms = f"{tag}:top:published"  # STRING when it was published
         self.rebuild_lock = f"{tag}:rebuild:lock"
+        # A rebuild fills these, then renames them over ranking/members in one script (see
+        # Leaderboard.finish_rebuild); whatever a crashed rebuild left in them is deleted first.
+        self.rebuild_ranking = f"{tag}:rebuild:ranking"  # ZSET, as ranking
+        self.rebuild_members = f"{tag}:rebuild:members"  # HASH, as members
         self.watermark = f"{tag}:reconciler:watermark"  # STRING epoch seconds
         self.change_cursor = f"{tag}:reconciler:cursor"  # STRING where a cut-short catch-up resumes
 
@@ -33,7 +37,9 @@ class BoardKeys:
 
 
 def rate_limit_key(scope: str, subject: str) -> str:
-    return f"{RATE_LIMIT_PREFIX}{{{scope}:{subject}}}"
+    """Every limiter key shares one hash tag, so one script can check the IP and the user
+    together on Redis Cluster; the cost is that all limiter state lives on one shard."""
+    return f"{RATE_LIMIT_PREFIX}{{rl}}:{scope}:{subject}"
 
 
 def apply_job_id(board_id: str, user_id: str, score: int) -> str:

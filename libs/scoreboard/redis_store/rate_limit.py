@@ -22,24 +22,39 @@ from scoreboard.redis_store.keys import rate_limit_key
 
 WINDOW_MS = 60_000
 
-# KEYS: the subject's log.  ARGV: window_ms, limit, unique member.
-# Returns {admitted, remaining, retry_after_ms, reset_ms}; uses the server clock for every pod.
-_SLIDING_WINDOW = """
+# KEYS: one log per check, in order.  ARGV: window_ms, a unique member, then one limit per key.
+# Checks run in order and stop at the first refusal, which leaves the later logs untouched (as
+# if they had been checked one after another). Returns, per check made, {admitted, remaining,
+# retry_after_ms, reset_ms}. The server clock is used, so every API pod agrees.
+_SLIDING_WINDOWS = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local window, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-local count = redis.call('ZCARD', KEYS[1])
-local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-local reset = window
-if oldest[2] then reset = tonumber(oldest[2]) + window - now end
-if count < limit then
-  redis.call('ZADD', KEYS[1], now, ARGV[3])
-  redis.call('PEXPIRE', KEYS[1], window)
-  return {1, limit - count - 1, 0, reset}
+local window = tonumber(ARGV[1])
+local out = {}
+for i, key in ipairs(KEYS) do
+  local limit = tonumber(ARGV[i + 2])
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+  local count = redis.call('ZCARD', key)
+  local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+  local reset = window
+  if oldest[2] then reset = tonumber(oldest[2]) + window - now end
+  if count >= limit then
+    out[#out + 1] = {0, 0, reset, reset}
+    return out
+  end
+  redis.call('ZADD', key, now, ARGV[2])
+  redis.call('PEXPIRE', key, window)
+  out[#out + 1] = {1, limit - count - 1, 0, reset}
 end
-return {0, 0, reset, reset}
+return out
 """
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    scope: str
+    subject: str
+    limit: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,17 +101,30 @@ class LocalSlidingWindow:
 
 class RateLimiter:
     def __init__(self, redis: Redis, on_fallback: Callable[[], None] | None = None) -> None:
-        self._script = redis.register_script(_SLIDING_WINDOW)
+        self._script = redis.register_script(_SLIDING_WINDOWS)
         self._local = LocalSlidingWindow()
         self._on_fallback = on_fallback
 
-    async def hit(self, scope: str, subject: str, limit: int) -> Decision:
-        key = rate_limit_key(scope, subject)
+    async def hit(self, *checks: Check) -> list[Decision]:
+        """Run the checks in order, in one round trip; stop at the first refusal."""
+        keys = [rate_limit_key(check.scope, check.subject) for check in checks]
+        args: list[str | int] = [WINDOW_MS, secrets.token_hex(8), *(check.limit for check in checks)]
         try:
-            raw = await self._script(keys=[key], args=[WINDOW_MS, limit, secrets.token_hex(8)])
+            raw = await self._script(keys=keys, args=args)
         except UNAVAILABLE_ERRORS:
             if self._on_fallback:
                 self._on_fallback()
-            return self._local.hit(key, limit)
-        admitted, remaining, retry_ms, reset_ms = (int(value) for value in raw)
-        return _decision(bool(admitted), limit, remaining, retry_ms, reset_ms)
+            return self._hit_locally(keys, checks)
+        return [
+            _decision(bool(admitted), check.limit, remaining, retry_ms, reset_ms)
+            for check, (admitted, remaining, retry_ms, reset_ms) in zip(checks, raw, strict=False)
+        ]
+
+    def _hit_locally(self, keys: list[str], checks: tuple[Check, ...]) -> list[Decision]:
+        decisions = []
+        for key, check in zip(keys, checks, strict=True):
+            decision = self._local.hit(key, check.limit)
+            decisions.append(decision)
+            if not decision.admitted:
+                break
+        return decisions
