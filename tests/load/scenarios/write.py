@@ -55,7 +55,8 @@ async def run(options: Options) -> Report:
         base = combine(
             await drive(
                 asyncpg_loop,
-                [AsyncpgLoopConfig(stack.database_url, API_POOL_SIZE, per_process, duration)] * processes,
+                # One process with one pool of the API's size, as the API is one process with one pool.
+                [AsyncpgLoopConfig(stack.database_url, API_POOL_SIZE, per_process * processes, duration)],
                 "write baseline: bare asyncpg",
                 duration + 60,
             )
