@@ -30,6 +30,7 @@ log = logging.getLogger("scoreboard.gateway.broadcaster")
 
 READ_BLOCK_MS = 5000
 RETRY_DELAY_S = 0.5
+SWEEP_S = 1.0  # how often stuck writes and expired connections are looked for
 
 
 class Broadcaster:
@@ -41,6 +42,7 @@ class Broadcaster:
         *,
         board_id: str = DEFAULT_BOARD,
         heartbeat_s: float = 15.0,
+        send_timeout_s: float = 10.0,
     ) -> None:
         self._redis = redis
         self._reader = reader  # its own connection: XREAD BLOCK holds it for seconds
@@ -55,6 +57,7 @@ class Broadcaster:
         self.healthy = False
         self.draining = False
         self._heartbeat_s = heartbeat_s
+        self._send_timeout_s = send_timeout_s
         self._sent = {kind: metrics.sse_events_sent.labels(kind) for kind in ("top", "user")}
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -62,6 +65,7 @@ class Broadcaster:
         self._tasks = [
             asyncio.create_task(self._run(), name="stream-reader"),
             asyncio.create_task(self._beat(), name="heartbeat"),
+            asyncio.create_task(self._sweep(), name="sweeper"),
         ]
 
     async def stop(self) -> None:
@@ -76,6 +80,30 @@ class Broadcaster:
             await asyncio.sleep(self._heartbeat_s)
             for subscriber in self.subscribers:
                 subscriber.heartbeat()
+
+    async def _sweep(self) -> None:
+        """One timer for every connection: evict writers stuck too long, end expired connections.
+
+        A write in progress records when it started (`write_started`); the sweeper cancels the
+        connection's task when that is older than the send timeout (a client that stopped
+        reading), which counts as an eviction. Past its lifetime, a waiting connection is woken
+        to say goodbye; a busy one says it after its current write.
+        """
+        loop = asyncio.get_running_loop()
+        interval = min(SWEEP_S, self._send_timeout_s / 2)
+        while True:
+            await asyncio.sleep(interval)
+            now = loop.time()
+            stuck_since = now - self._send_timeout_s
+            for subscriber in self.subscribers:
+                started = subscriber.write_started
+                if started and started < stuck_since:
+                    subscriber.evicted = True
+                    subscriber.kick()
+                elif now >= subscriber.deadline and not subscriber.expired:
+                    subscriber.expired = True
+                    if subscriber.idle:
+                        subscriber.kick()
 
     def subscribe(self, user_id: str | None, capacity: int) -> Subscriber:
         subscriber = Subscriber(user_id, capacity)
@@ -97,7 +125,8 @@ class Broadcaster:
         """SIGTERM: wake every client so each says goodbye (with a reconnect hint) and closes."""
         self.draining = True
         for subscriber in self.subscribers:
-            subscriber.wake.set()
+            if subscriber.idle:
+                subscriber.kick()  # a busy one says goodbye after its current write
 
     async def _run(self) -> None:
         while True:
@@ -158,7 +187,7 @@ class Broadcaster:
             shared = frame(event.type, event.data, event.id, committed_us=event.committed_us)
             targets = self.subscribers if event.public else list(self._by_user.get(event.user_id or "", ()))
         for subscriber in targets:
-            subscriber.offer(shared)
+            subscriber.offer(shared)  # written inline to every client whose socket keeps up
         self._sent["top" if shared.is_top else "user"].inc(len(targets))
         if event.committed_us:
             self._metrics.deliver_latency.observe(max(0.0, time.time() - event.committed_us / 1e6))

@@ -1,12 +1,21 @@
-"""SSE frames, encoded once per event by sse-starlette's encoder and shared by every client."""
+"""SSE frames, encoded once per event by sse-starlette's encoder and shared by every client.
+
+Each frame also carries its ASGI body message, built once: the same dict goes to every
+connection's `send` (the server only reads it), so a delivery allocates no message of its own.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from sse_starlette.event import ServerSentEvent
 
 from scoreboard.redis_store.events import stream_id_key
+
+
+def body_message(payload: bytes) -> dict[str, Any]:
+    return {"type": "http.response.body", "body": payload, "more_body": True}
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,6 +24,10 @@ class Frame:
     payload: bytes
     committed_us: int
     is_top: bool
+    message: dict[str, Any] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "message", body_message(self.payload))
 
 
 def encode(event_type: str, data: bytes, entry_id: str | None) -> bytes:
@@ -31,6 +44,7 @@ def frame(
 
 # The heartbeat: an SSE comment line, shared by every connection.
 PING: bytes = ServerSentEvent(comment="ping").encode()
+PING_MESSAGE: dict[str, Any] = body_message(PING)
 
 
 def retry_frame(retry_ms: int, reason: str) -> bytes:

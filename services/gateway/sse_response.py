@@ -1,23 +1,26 @@
-"""A lean SSE response: one writer per connection, frames encoded once, no per-client timers.
+"""A lean SSE response: one task per connection, frames encoded once and written inline.
 
 sse-starlette's EventSourceResponse runs a generator plus ping, disconnect and shutdown tasks per
 connection; at 10,000 clients those tasks and their frames dominate memory and CPU (see
-docs/PERFORMANCE.md). Here each connection is its own ASGI call that writes the shared,
-pre-encoded frames of its Subscriber, one small task watches for the disconnect, and the
-heartbeat is a single timer in the Broadcaster that marks every subscriber. The SSE wire format
-still comes from sse-starlette's encoder (services/gateway/frames.py).
+docs/PERFORMANCE.md). Here the connection's task writes the greeting, then waits in `receive()`
+for the client to leave while the Broadcaster writes each shared, pre-encoded frame straight to
+its `send` (services/gateway/subscriber.py). The task only writes itself when the socket lags
+behind (it is "kicked" out of `receive()`: cancelled and un-cancelled), for the goodbye (drain,
+lifetime), and when its client is evicted. The heartbeat, the send timeout and the lifetime cap
+are one timer each in the Broadcaster, not per connection. The SSE wire format still comes from
+sse-starlette's encoder (services/gateway/frames.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
+from typing import Any, cast
 
-from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import Receive, Send
 
-from services.gateway.subscriber import Subscriber
+from services.gateway.frames import body_message
+from services.gateway.subscriber import SendCoroutine, Subscriber
 
 HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
@@ -25,71 +28,118 @@ HEADERS = [
     (b"x-accel-buffering", b"no"),
     (b"connection", b"keep-alive"),
 ]
+END = {"type": "http.response.body", "body": b"", "more_body": False}
 
 
-class SubscriberStream(Response):
+class SubscriberStream:
+    __slots__ = ("draining", "goodbye", "headers", "initial", "on_close", "subscriber")
+
     def __init__(
         self,
         subscriber: Subscriber,
         initial: list[bytes],
         *,
-        deadline: float,
-        send_timeout_s: float,
+        headers: list[tuple[bytes, bytes]],
         draining: Callable[[], bool],
         goodbye: Callable[[str], bytes],
         on_close: Callable[[Subscriber, bool], None],
     ) -> None:
-        self.status_code = 200
-        self.background = None
         self.subscriber = subscriber
-        self.initial = initial
-        self.deadline = deadline  # loop time at which the client is asked to reconnect
-        self.send_timeout_s = send_timeout_s
+        self.initial: list[bytes] | None = initial
+        self.headers: list[tuple[bytes, bytes]] | None = headers
         self.draining = draining
         self.goodbye = goodbye
         self.on_close = on_close
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        watcher = asyncio.create_task(self._watch_disconnect(receive))
-        stuck = False
-        try:
-            await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
-            stuck = await self._write_all(send)
-        finally:
-            watcher.cancel()
-            self.on_close(self.subscriber, stuck)
-        with contextlib.suppress(OSError):
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
-
-    async def _watch_disconnect(self, receive: Receive) -> None:
-        while (await receive())["type"] != "http.disconnect":
-            pass
-        self.subscriber.closed = True
-        self.subscriber.wake.set()
-
-    async def _write(self, send: Send, payload: bytes) -> None:
-        async with asyncio.timeout(self.send_timeout_s):  # a client that stopped reading
-            await send({"type": "http.response.body", "body": payload, "more_body": True})
-
-    async def _write_all(self, send: Send) -> bool:
-        """Write until the client leaves, is evicted, or is asked to reconnect; True if stuck."""
+    async def __call__(self, receive: Receive, send: Send) -> None:
         subscriber = self.subscriber
+        subscriber.send = cast(SendCoroutine, send)
+        subscriber.task = asyncio.current_task()
+        evicted = True
         try:
-            if self.initial:
-                await self._write(send, b"".join(self.initial))
-            while not subscriber.closed and not subscriber.overflowed:
-                if self.draining():
-                    await self._write(send, self.goodbye("server draining"))
-                    return False
-                try:
-                    async with asyncio.timeout_at(self.deadline):
-                        await subscriber.wake.wait()
-                except TimeoutError:
-                    await self._write(send, self.goodbye("connection lifetime reached"))
-                    return False
-                payload = subscriber.take_payload()
-                if payload:
-                    await self._write(send, payload)
-        except TimeoutError:
+            await self._serve(receive, send)
+            evicted = subscriber.evicted or subscriber.overflowed
+        finally:
+            subscriber.idle = False
+            subscriber.task = None
+            if subscriber.pending is not None:
+                subscriber.pending.close()
+                subscriber.pending = None
+            self.on_close(subscriber, evicted)
+        _end(send)
+
+    async def _serve(self, receive: Receive, send: Send) -> None:
+        """Stream until the client leaves, is evicted, or is asked to reconnect."""
+        task = asyncio.current_task()
+        assert task is not None
+        subscriber = self.subscriber
+        while True:
+            try:
+                if await self._step(receive, send):
+                    return
+            except asyncio.CancelledError:
+                if not subscriber.kicked:
+                    raise
+                subscriber.kicked = False
+                if task.uncancel() > 0:
+                    raise  # also cancelled by somebody else (the server shutting down)
+
+    async def _step(self, receive: Receive, send: Send) -> bool:
+        """One write, or one wait for the client to leave; True when the stream is over."""
+        subscriber = self.subscriber
+        if subscriber.closed or subscriber.evicted or subscriber.overflowed:
+            return True
+        if self.headers is not None:  # the greeting: headers, then the snapshot or what was missed
+            headers, self.headers = self.headers, None
+            await self._write(send, {"type": "http.response.start", "status": 200, "headers": headers})
+            return False
+        if self.initial is not None:
+            initial, self.initial = b"".join(self.initial), None
+            await self._write(send, body_message(initial))
+            return False
+        if self.draining():
+            await self._write(send, body_message(self.goodbye("server draining")))
+            return True
+        if subscriber.expired:
+            await self._write(send, body_message(self.goodbye("connection lifetime reached")))
+            return True
+        if subscriber.pending is not None:
+            pending, subscriber.pending = subscriber.pending, None  # write_started is already set
+            try:
+                await pending
+            finally:
+                subscriber.write_started = 0.0
+            return False
+        payload = subscriber.take_payload()
+        if payload:
+            await self._write(send, body_message(payload))
+            return False
+        subscriber.idle = True  # from now on the Broadcaster writes inline
+        try:
+            message = await receive()
+        finally:
+            subscriber.idle = False
+        if message["type"] == "http.disconnect":
+            subscriber.closed = True
             return True
         return False
+
+    async def _write(self, send: Send, message: dict[str, Any]) -> None:
+        subscriber = self.subscriber
+        subscriber.write_started = asyncio.get_running_loop().time()  # watched by the sweeper
+        try:
+            await send(message)
+        finally:
+            subscriber.write_started = 0.0
+
+
+def _end(send: Send) -> None:
+    """Finish the chunked body if the socket takes it now; else the server drops the connection."""
+    coro = cast(SendCoroutine, send)(END)
+    try:
+        coro.send(None)
+    except StopIteration:
+        return
+    except Exception:  # noqa: S110 - the connection is going away either way
+        pass
+    coro.close()

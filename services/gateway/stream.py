@@ -1,22 +1,46 @@
-"""GET /api/realtime/stream: the Top 10 now, then every update; resumable with Last-Event-ID."""
+"""GET /api/realtime/stream: the Top 10 now, then every update; resumable with Last-Event-ID.
+
+Served as a bare ASGI app, outside Starlette's middleware stack (services/gateway/app.py): every
+frame of a long stream would otherwise pass through each middleware's `send` wrapper. What that
+stack does for the other routes is done here once per connection: the request id, CORS headers,
+the request metrics and access log line, and the `{code, message, details}` error bodies.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
+import time
+import uuid
+from typing import Any
+from urllib.parse import parse_qsl
 
-from starlette.requests import Request
-from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
-from scoreboard.domain.errors import Reason, Unavailable
+from scoreboard.domain.errors import ErrorCode, Reason, ScoreboardError, Unavailable
 from scoreboard.redis_store.events import stream_id_key
+from scoreboard.security.masking import mask_ip
 from scoreboard.security.realtime_tokens import RealtimeTokens
+from scoreboard.telemetry.logging import request_id_var
 from scoreboard.telemetry.metrics import Metrics
+from scoreboard.web.errors import error_body, error_response
+from scoreboard.web.middleware import _SANE_REQUEST_ID, SLOW_REQUEST_S, access_log
+from scoreboard.web.responses import JSONResponse
 from services.gateway.broadcaster import Broadcaster
 from services.gateway.frames import retry_frame
 from services.gateway.settings import GatewaySettings
-from services.gateway.sse_response import SubscriberStream
+from services.gateway.sse_response import HEADERS, SubscriberStream
 from services.gateway.subscriber import Subscriber
+
+PATH = "/api/realtime/stream"
+
+audit_log = logging.getLogger("scoreboard.audit")
+error_log = logging.getLogger("scoreboard.api")
+
+
+def _headers(scope: Scope) -> dict[bytes, bytes]:
+    return dict(scope["headers"])  # the last one of a repeated header wins; none here repeat
 
 
 class StreamEndpoint:
@@ -27,9 +51,54 @@ class StreamEndpoint:
         self.broadcaster = broadcaster
         self.tokens = tokens
         self.metrics = metrics
+        origins = settings.cors_origins or []
+        self._cors = bool(origins)
+        self._any_origin = "*" in origins
+        self._origins = {origin.encode("latin-1") for origin in origins}
+        self._series: dict[tuple[str, int], tuple[Any, Any]] = {}  # labelled children, cached
 
-    async def handle(self, request: Request) -> Response:
-        token = request.query_params.get("token")
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        headers = _headers(scope)
+        offered = headers.get(b"x-request-id", b"").decode("latin-1")
+        request_id = offered if offered and _SANE_REQUEST_ID.match(offered) else uuid.uuid4().hex
+        context = request_id_var.set(request_id)
+        response_headers = [(b"x-request-id", request_id.encode()), *self._cors_headers(headers)]
+        status = 500
+        try:
+            stream = await self._prepare(scope, headers, response_headers, send)
+            if isinstance(stream, int):
+                status = stream  # refused
+            else:
+                status = 200
+                await stream(receive, send)
+        finally:
+            self._observe(scope["method"], status, time.perf_counter() - started)
+            request_id_var.reset(context)
+
+    async def _prepare(
+        self,
+        scope: Scope,
+        headers: dict[bytes, bytes],
+        response_headers: list[tuple[bytes, bytes]],
+        send: Send,
+    ) -> SubscriberStream | int:
+        """The stream to run, or the status of the error response already sent instead."""
+        query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True))
+        try:
+            stream = await self._open(query, headers, response_headers)
+        except ScoreboardError as error:
+            return await self._reject(error, response_headers, send)
+        except Exception as error:
+            error_log.error("unhandled error", exc_info=error, extra={"route": PATH})
+            response = JSONResponse(error_body(ErrorCode.INTERNAL_ERROR, "internal error"), status_code=500)
+            return await _send_json(send, 500, response, response_headers)
+        return stream
+
+    async def _open(
+        self, query: dict[str, str], headers: dict[bytes, bytes], response_headers: list[tuple[bytes, bytes]]
+    ) -> SubscriberStream:
+        token = query.get("token")
         user_id = str(self.tokens.verify(token)) if token else None  # 401 before the stream opens
         if self.broadcaster.draining or not self.broadcaster.healthy:
             raise Unavailable(
@@ -39,28 +108,28 @@ class StreamEndpoint:
             )
         subscriber = self.broadcaster.subscribe(user_id, self.settings.sse_client_buffer)
         try:
-            initial = await self._initial_frames(request, subscriber, user_id)
+            last_event_id = headers.get(b"last-event-id", b"").decode("latin-1") or query.get("lastEventId")
+            initial = await self._initial_frames(last_event_id, subscriber, user_id)
         except BaseException:
             self.broadcaster.unsubscribe(subscriber)
             raise
         jitter = random.uniform(0.9, 1.0)  # noqa: S311 - spreads reconnects, not a secret
+        subscriber.deadline = asyncio.get_running_loop().time() + self.settings.sse_max_lifetime_s * jitter
         return SubscriberStream(
             subscriber,
             initial,
-            deadline=asyncio.get_running_loop().time() + self.settings.sse_max_lifetime_s * jitter,
-            send_timeout_s=self.settings.sse_send_timeout_s,
+            headers=[*HEADERS, *response_headers],
             draining=lambda: self.broadcaster.draining,
             goodbye=self._goodbye,
             on_close=self._closed,
         )
 
     async def _initial_frames(
-        self, request: Request, subscriber: Subscriber, user_id: str | None
+        self, last_event_id: str | None, subscriber: Subscriber, user_id: str | None
     ) -> list[bytes]:
         """A reconnect hint, then what the client missed (Last-Event-ID) or a Top 10 snapshot."""
         position = self.broadcaster.position
         snapshot = self.broadcaster.snapshot
-        last_event_id = request.headers.get("last-event-id") or request.query_params.get("lastEventId")
         retry = retry_frame(self.settings.sse_retry_ms, "welcome")
         if last_event_id:
             try:
@@ -76,11 +145,67 @@ class StreamEndpoint:
                 return [retry, *(item.payload for item in missed)]
         return [retry, snapshot.payload] if snapshot else [retry]
 
-    def _closed(self, subscriber: Subscriber, stuck: bool) -> None:
-        if subscriber.overflowed or stuck:  # evicted: it stopped reading
+    async def _reject(
+        self, error: ScoreboardError, response_headers: list[tuple[bytes, bytes]], send: Send
+    ) -> int:
+        response = error_response(error, getattr(error, "status_override", None))
+        audit_log.info(
+            "rejected",
+            extra={
+                "code": error.code.value,
+                "reason": error.details.get("reason"),
+                "status": response.status_code,
+                "route": PATH,
+                "user_id": None,
+                "ip": mask_ip(None),
+            },
+        )
+        return await _send_json(send, response.status_code, response, response_headers)
+
+    def _cors_headers(self, headers: dict[bytes, bytes]) -> list[tuple[bytes, bytes]]:
+        """What Starlette's CORSMiddleware adds to a simple (non-preflight) response."""
+        if not self._cors:
+            return []
+        origin = headers.get(b"origin")
+        if origin is not None and self._any_origin:
+            return [(b"access-control-allow-origin", b"*")]
+        if origin is not None and origin in self._origins:
+            return [(b"access-control-allow-origin", origin), (b"vary", b"Origin")]
+        return [(b"vary", b"Origin")]
+
+    def _observe(self, method: str, status: int, elapsed: float) -> None:
+        key = (method, status)
+        series = self._series.get(key)
+        if series is None:
+            service = self.metrics.service
+            series = (
+                self.metrics.http_requests.labels(service, PATH, method, str(status)),
+                self.metrics.http_latency.labels(service, PATH, method),
+            )
+            self._series[key] = series
+        series[0].inc()
+        series[1].observe(elapsed)
+        access = self.settings.access_log
+        if access == "all" or (access != "off" and (status >= 400 or elapsed >= SLOW_REQUEST_S)):
+            access_log.info(
+                "request",
+                extra={"method": method, "route": PATH, "status": status, "ms": round(elapsed * 1000, 2)},
+            )
+
+    def _closed(self, subscriber: Subscriber, evicted: bool) -> None:
+        if evicted:  # it stopped reading
             self.metrics.sse_evictions.inc()
         self.broadcaster.unsubscribe(subscriber)
 
     def _goodbye(self, reason: str) -> bytes:
         jittered = int(self.settings.sse_retry_ms * random.uniform(0.5, 1.5))  # noqa: S311
         return retry_frame(jittered, reason)
+
+
+async def _send_json(
+    send: Send, status: int, response: JSONResponse, extra: list[tuple[bytes, bytes]]
+) -> int:
+    headers = [*response.raw_headers, *extra]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": response.body, "more_body": False})
+    return status

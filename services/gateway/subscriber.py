@@ -1,22 +1,92 @@
-"""One connected client: a bounded queue in which the Top 10 is conflated to its latest state."""
+"""One connected client: written to inline while its socket keeps up, else a bounded queue.
+
+The fast path: the connection's own task sits in `receive()` (waiting for the client to leave)
+and the reader writes each shared frame straight to the connection's ASGI `send` as it arrives:
+one call, no task switch, no wake-up. The server's `send` only suspends when the socket's
+buffer is full; then the half-done write is handed over to the connection's task ("kick": the
+task is cancelled out of `receive()`), and until that task has caught up, frames queue here,
+the Top 10 conflated to its latest state, bounded by `capacity` (beyond it: eviction).
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections import deque
+import math
+from collections.abc import Callable, Coroutine, Generator
+from typing import Any
 
-from services.gateway.frames import PING, Frame
+from services.gateway.frames import PING, PING_MESSAGE, Frame
+
+SendCoroutine = Callable[[dict[str, Any]], Coroutine[Any, Any, None]]
+
+
+class PendingWrite:
+    """A `send(...)` coroutine started inline that suspended: awaiting this finishes it.
+
+    The coroutine already yielded `blocker` (the future it waits on) to us rather than to a
+    task, so the awaiting task must first wait on that future, then keep driving the coroutine.
+    """
+
+    __slots__ = ("blocker", "coro")
+
+    def __init__(self, coro: Coroutine[Any, Any, None], blocker: Any) -> None:
+        self.coro = coro
+        self.blocker = blocker
+
+    def __await__(self) -> Generator[Any, None, None]:
+        coro, blocker = self.coro, self.blocker
+        while True:
+            try:
+                yield blocker
+            except BaseException as error:  # cancelled, or the future failed: the coroutine decides
+                try:
+                    blocker = coro.throw(error)
+                except StopIteration:
+                    return
+            else:
+                try:
+                    blocker = coro.send(None)
+                except StopIteration:
+                    return
+
+    def close(self) -> None:
+        self.coro.close()
 
 
 class Subscriber:
-    __slots__ = ("capacity", "closed", "overflowed", "ping_due", "queue", "skip_until", "user_id", "wake")
+    __slots__ = (
+        "capacity",
+        "closed",
+        "deadline",
+        "evicted",
+        "expired",
+        "idle",
+        "kicked",
+        "overflowed",
+        "pending",
+        "ping_due",
+        "queue",
+        "send",
+        "skip_until",
+        "task",
+        "user_id",
+        "write_started",
+    )
 
     def __init__(self, user_id: str | None, capacity: int) -> None:
         self.user_id = user_id
         self.capacity = capacity
-        self.queue: deque[Frame] = deque()
-        self.wake = asyncio.Event()
+        self.queue: list[Frame] | None = None  # allocated only while the client lags
+        self.send: SendCoroutine | None = None
+        self.task: asyncio.Task[Any] | None = None  # the connection's task, once it streams
+        self.idle = False  # its task waits in receive(): frames are written inline
+        self.kicked = False  # its task was cancelled to make it look at the flags below
+        self.pending: PendingWrite | None = None  # an inline write the socket could not take yet
+        self.write_started = 0.0  # loop time a write still in progress began (0: none)
+        self.deadline = math.inf  # loop time at which the client is asked to reconnect
         self.overflowed = False
+        self.evicted = False  # one write stayed blocked longer than the send timeout
+        self.expired = False  # the connection lifetime is reached
         self.closed = False
         self.ping_due = False
         self.skip_until = (0, 0)  # already seen up to here (a resume from a gateway ahead of us)
@@ -24,32 +94,56 @@ class Subscriber:
     def offer(self, frame: Frame) -> None:
         if frame.id_key <= self.skip_until:
             return
+        if self.idle and not self.kicked:
+            self._write_now(frame.message)
+            return
+        queue = self.queue
+        if queue is None:
+            self.queue = [frame]
+            return
         if frame.is_top:
             # Only the latest Top 10 matters: drop a queued older one, keep ids in stream order.
-            for queued in self.queue:
+            for index, queued in enumerate(queue):
                 if queued.is_top:
-                    self.queue.remove(queued)
+                    del queue[index]
                     break
-        if len(self.queue) >= self.capacity:
+        if len(queue) >= self.capacity:
             self.overflowed = True
+            self.kick()
         else:
-            self.queue.append(frame)
-        self.wake.set()
+            queue.append(frame)
 
     def heartbeat(self) -> None:
-        self.ping_due = True
-        self.wake.set()
+        if self.idle and not self.kicked:
+            self._write_now(PING_MESSAGE)
+        else:
+            self.ping_due = True
 
-    def take(self) -> list[Frame]:
-        frames = list(self.queue)
-        self.queue.clear()
-        self.wake.clear()
-        return frames
+    def kick(self) -> None:
+        """Interrupt the connection's task (in receive(), or in a stuck write) to act on the flags."""
+        if self.task is not None and not self.kicked:
+            self.kicked = True
+            self.task.cancel()
+
+    def _write_now(self, message: dict[str, Any]) -> None:
+        assert self.send is not None
+        coro = self.send(message)
+        try:
+            blocker = coro.send(None)
+        except StopIteration:
+            return  # written (the common case)
+        except Exception:
+            self.closed = True
+            self.kick()
+            return
+        self.pending = PendingWrite(coro, blocker)
+        self.write_started = asyncio.get_running_loop().time()
+        self.kick()
 
     def take_payload(self) -> bytes:
         """Everything due to this client as one write: queued frames, else a heartbeat."""
-        frames = self.take()
+        queue, self.queue = self.queue, None
         due_ping, self.ping_due = self.ping_due, False
-        if frames:
-            return b"".join(frame.payload for frame in frames)
+        if queue:
+            return b"".join(frame.payload for frame in queue)
         return PING if due_ping else b""

@@ -67,7 +67,9 @@ async def _apply(context: WorkerContext, state: ScoreState, payload: dict[str, A
             {state.user_id: (payload["displayName"], bool(payload["public"]))}
         )
         outcome = (await context.leaderboard.apply([state]))[0]
-        if outcome.needs_event:
+        # While the board is rebuilt its ranks are partial: the reconciler announces this state
+        # (still unannounced) with its true rank once the board is ready.
+        if outcome.needs_event and outcome.board_ready:
             await announce(
                 context,
                 state,

@@ -12,6 +12,7 @@ import uvicorn
 from arq import cron
 from arq.connections import RedisSettings as ArqRedisSettings
 from arq.worker import Worker, func
+from redis.exceptions import RedisError
 
 from scoreboard.db.pool import create_pool_lazily
 from scoreboard.redis_store.connection import UNAVAILABLE_ERRORS as REDIS_DOWN
@@ -31,6 +32,7 @@ log = logging.getLogger("scoreboard.worker")
 # Wait for Redis forever instead of crashing: no crash loop, no start order.
 CONNECT_RETRIES = 1_000_000
 RESTART_DELAY_S = 1.0
+LOOP_ENDING_ERRORS: tuple[type[BaseException], ...] = (*REDIS_DOWN, RedisError)
 
 
 def build_context(settings: WorkerSettings, metrics: Metrics) -> WorkerContext:
@@ -115,7 +117,9 @@ async def _work_until_stopped(settings: WorkerSettings, context: WorkerContext) 
         except asyncio.CancelledError:
             log.info("worker stopping")
             return
-        except REDIS_DOWN as error:
+        except LOOP_ENDING_ERRORS as error:
+            # arq's own loop has no recovery: any Redis failure inside it (a dropped connection,
+            # a WatchError raised for one) ends it. Start a new loop; jobs are idempotent.
             log.warning("lost Redis; the worker loop restarts when it is back", extra={"error": str(error)})
             await asyncio.sleep(RESTART_DELAY_S)
         finally:

@@ -3,6 +3,8 @@
 Every second (arq cron, one run at a time across workers) the reconciler
 * rebuilds a board from the database, in batches and under a lock, when Redis lost it (the
   `ready` flag is gone: a restart without persistence, a flush); reads use the database meanwhile;
+  the board is built in temporary keys and swapped in atomically with the live writes made
+  meanwhile merged (see rebuild);
 * then re-applies every score changed since its watermark minus a safety margin (a transaction
   that stamped `updated_at` before the watermark may commit after it), announcing those whose
   event never went out because the enqueue or the job was lost.
@@ -11,9 +13,12 @@ Applying is absolute and version-guarded, so re-applying what is already there c
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import time
+from collections.abc import Awaitable, Callable
+from contextlib import aclosing
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -33,6 +38,8 @@ log = logging.getLogger("scoreboard.worker.reconciler")
 BOARDS = (DEFAULT_BOARD,)
 LOCK_TTL_MS = 60_000
 TICK_BUDGET_S = 0.8
+
+PageHook = Callable[[int], Awaitable[None]]
 
 _RELEASE_LOCK = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -56,33 +63,71 @@ async def reconcile(ctx: dict[str, Any]) -> str:
     return ",".join(outcome)
 
 
-async def rebuild(context: WorkerContext, board_id: str) -> str:
+async def rebuild(context: WorkerContext, board_id: str, *, on_page: PageHook | None = None) -> str:
+    """Copy the whole board from PostgreSQL into temporary keys, then swap them in atomically.
+
+    Pages are read by user id (the next one is fetched while the current one is written) and
+    written with plain bulk ZADD/HSET into the board's rebuild keys; live writes keep going to the
+    live keys meanwhile (nobody reads those until `ready` is back). One final script merges what
+    the live keys received (only if newer), renames the rebuild keys over them and sets `ready`,
+    so no live write is lost and no read sees a partial board. `on_page(copied)` runs after each
+    page is written (tests interleave live writes there).
+    """
     keys = BoardKeys(board_id)
     token = secrets.token_hex(8)
     if not await context.redis.set(keys.rebuild_lock, token, nx=True, px=LOCK_TTL_MS):
         return "rebuild-elsewhere"
     started = time.monotonic()
     started_at = datetime.now(UTC)
+    leaderboard = context.leaderboard
     count = 0
+    writing: asyncio.Task[Any] | None = None
     try:
-        async for batch in scores.iterate_board(context.pool, board_id, context.settings.rebuild_batch):
-            await context.leaderboard.save_profiles(
-                {state.user_id: (name, public) for state, name, public in batch}
-            )
-            await context.leaderboard.apply([state for state, _, _ in batch], rebuild=True)
-            await context.redis.pexpire(keys.rebuild_lock, LOCK_TTL_MS)
-            count += len(batch)
+        if not await leaderboard.begin_rebuild(board_id, token):
+            return "rebuild-elsewhere"  # built by another worker between our check and the lock
+        pages = scores.iterate_board(context.pool, board_id, context.settings.rebuild_batch)
+        async with aclosing(pages):
+            async for page in pages:  # the next page is fetched while this one is written
+                if writing is not None:
+                    await writing
+                    if on_page is not None:
+                        await on_page(count)
+                writing = asyncio.ensure_future(
+                    asyncio.gather(
+                        leaderboard.load_rebuild_page(
+                            board_id, page.users, page.scores, page.members, page.names, page.public
+                        ),
+                        context.redis.pexpire(keys.rebuild_lock, LOCK_TTL_MS),
+                    )
+                )
+                count += len(page)
+        if writing is not None:
+            await writing
+            writing = None
+            if on_page is not None:
+                await on_page(count)
         # Everything that changed while we scanned is caught up from here by the watermark.
         margin = timedelta(seconds=context.settings.reconcile_margin_s)
         await context.redis.set(keys.watermark, f"{(started_at - margin).timestamp():.6f}")
         await context.redis.delete(keys.change_cursor)
-        await context.leaderboard.mark_ready(board_id)
+        merged = await leaderboard.finish_rebuild(board_id, token, count)
+        if merged is None:
+            log.warning("rebuild abandoned: lock or rebuild keys lost", extra={"board": board_id})
+            return "rebuild-abandoned"
     finally:
+        if writing is not None and not writing.done():
+            writing.cancel()
         await context.redis.eval(_RELEASE_LOCK, 1, keys.rebuild_lock, token)  # type: ignore[misc]
     context.metrics.rebuilds.inc()
     context.publisher.mark_dirty(board_id)
     log.info(
-        "board rebuilt", extra={"board": board_id, "users": count, "s": round(time.monotonic() - started, 3)}
+        "board rebuilt",
+        extra={
+            "board": board_id,
+            "users": count,
+            "live_merged": merged,
+            "s": round(time.monotonic() - started, 3),
+        },
     )
     return f"rebuilt:{count}"
 

@@ -274,8 +274,10 @@ async def test_reads_stay_correct_while_a_rebuild_is_in_progress(
     rebuild = asyncio.create_task(run_reconcile(worker))
     partial_reads = 0
     while not rebuild.done():
+        # The half-built board lives in the rebuild's temporary key until it is swapped in.
         half_built = (
-            not await worker.leaderboard.is_ready(BOARD) and await worker.redis.zcard(KEYS.ranking) > 0
+            not await worker.leaderboard.is_ready(BOARD)
+            and await worker.redis.zcard(KEYS.rebuild_ranking) > 0
         )
         assert (await api.get("/api/leaderboard/top?limit=50")).json() == expected_top
         partial_reads += half_built
@@ -369,7 +371,9 @@ async def test_a_reconcile_during_anothers_rebuild_never_announces_a_rank_from_t
     announce ranks read off the partial ZSET."""
     await insert_many(worker, 3_000, distinct_scores=100)
     rebuilding = asyncio.create_task(run_reconcile(small_batch_worker))  # batches of 100
-    while not (await worker.redis.zcard(KEYS.ranking) > 0 and not await worker.leaderboard.is_ready(BOARD)):
+    while not (
+        await worker.redis.zcard(KEYS.rebuild_ranking) > 0 and not await worker.leaderboard.is_ready(BOARD)
+    ):
         assert not rebuilding.done()
         await asyncio.sleep(0)
 

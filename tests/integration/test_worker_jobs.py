@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+import pytest
 
 from scoreboard.domain.models import ScoreState
 from scoreboard.domain.ranking import to_micros
@@ -17,6 +18,7 @@ from scoreboard.redis_store.jobs import apply_score_payload
 from scoreboard.redis_store.keys import EVENT_STREAM, PROFILES, BoardKeys
 from services.worker.context import WorkerContext
 from services.worker.jobs import apply_score
+from services.worker.reconciler import reconcile
 
 BOARD = "global"
 KEYS = BoardKeys(BOARD)
@@ -69,6 +71,30 @@ async def seed(worker: WorkerContext, count: int, *, top_score: int = 1000) -> l
 
 
 # --- apply_score ------------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+async def ready_board(worker: WorkerContext) -> None:
+    """A started worker has reconciled once: the (empty) board is ready."""
+    await worker.leaderboard.mark_ready(BOARD)
+
+
+async def test_no_rank_is_announced_while_the_board_is_rebuilt(worker: WorkerContext) -> None:
+    await worker.redis.delete(KEYS.ready)  # Redis lost the board; the rebuild has not finished
+    ada = uuid.uuid4()
+    await worker.pool.execute("INSERT INTO users (id, display_name) VALUES ($1, 'Ada')", ada)
+    await worker.pool.execute(
+        "INSERT INTO scores (board_id, user_id, score, reached_at) VALUES ($1, $2, 7, now())", BOARD, ada
+    )
+    job = payload(state(ada, 7))
+    await run(worker, job)
+    assert await stream(worker, "user_score_updated") == []
+
+    await reconcile({"scoreboard": worker})  # rebuilds, then announces what is still unannounced
+
+    (event,) = await stream(worker, "user_score_updated")
+    assert data(event[1])["newScore"] == 7
+    assert data(event[1])["rank"] == 1
 
 
 async def test_apply_score_is_idempotent(worker: WorkerContext) -> None:

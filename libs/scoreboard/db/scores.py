@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -93,31 +94,70 @@ async def changed_since(
     return states, ChangeCursor(last["updated_at"], last["board_id"], last["user_id"])
 
 
+@dataclass(frozen=True, slots=True)
+class BoardPage:
+    """One page of a board, in the columns the Redis rebuild writes (parallel lists)."""
+
+    users: list[str]  # user ids as text
+    scores: list[int]
+    members: list[str]  # encode_member(user_id, reached_at_us)
+    names: list[str]
+    public: list[bool]
+
+    def __len__(self) -> int:
+        return len(self.users)
+
+
+# domain.ranking.encode_member, without a datetime or a big int per row (a rebuild encodes a
+# million members). hex16(2^64-1 - reached_at_us) is the 64-bit NOT of reached_at_us: PostgreSQL
+# computes it (to_hex prints a negative bigint as its two's complement, always 16 digits).
+# hex32(2^128-1 - user_id) is every hex digit of the uuid replaced by 15 minus it: a str.translate
+# here (translate() in SQL costs PostgreSQL several times more). A test compares both on every row.
+_REACHED_HEX_SQL = "to_hex(~((extract(epoch FROM s.reached_at) * 1000000)::bigint))"
+_INVERT_UUID = str.maketrans("0123456789abcdef", "fedcba9876543210", "-")
+_PAGE_SQL = (
+    f"SELECT s.user_id::text, s.score, {_REACHED_HEX_SQL}, u.display_name, u.is_public "  # noqa: S608
+    "FROM scores s JOIN users u ON u.id = s.user_id "
+    # u.id > $2 as well: without it the merge join walks users from the first id on every page.
+    "WHERE s.board_id = $1 AND s.user_id > $2::uuid AND u.id > $2::uuid ORDER BY s.user_id LIMIT $3"
+)
+
+
+async def _board_page(executor: Executor, board_id: str, after: str, batch_size: int) -> BoardPage:
+    rows = await executor.fetch(_PAGE_SQL, board_id, after, batch_size)
+    users = [r[0] for r in rows]
+    return BoardPage(
+        users=users,
+        scores=[r[1] for r in rows],
+        members=[r[2] + user.translate(_INVERT_UUID) for r, user in zip(rows, users, strict=True)],
+        names=[r[3] for r in rows],
+        public=[r[4] for r in rows],
+    )
+
+
 async def iterate_board(
     executor: Executor, board_id: str, batch_size: int
-) -> AsyncIterator[list[tuple[ScoreState, str, bool]]]:
-    """Every score of a board with its owner's name and visibility, in batches (keyset paging)."""
-    after = UUID(int=0)
-    while True:
-        rows = await executor.fetch(
-            "SELECT s.user_id, s.score, s.reached_at, u.display_name, u.is_public "
-            "FROM scores s JOIN users u ON u.id = s.user_id "
-            "WHERE s.board_id = $1 AND s.user_id > $2 ORDER BY s.user_id LIMIT $3",
-            board_id,
-            after,
-            batch_size,
-        )
-        if not rows:
-            return
-        yield [
-            (
-                ScoreState(board_id, r["user_id"], r["score"], to_micros(r["reached_at"])),
-                r["display_name"],
-                r["is_public"],
-            )
-            for r in rows
-        ]
-        after = rows[-1]["user_id"]
+) -> AsyncGenerator[BoardPage, None]:
+    """Every score of a board with its owner's name and visibility, in pages (keyset paging by
+    user id, each page its own short query, so no transaction stays open for the whole board).
+
+    The next page is fetched while the caller works on the current one. Close the iterator
+    (contextlib.aclosing) when not reading it to the end, so that fetch is cancelled.
+    """
+    upcoming: asyncio.Future[BoardPage] | None = asyncio.ensure_future(
+        _board_page(executor, board_id, str(NIL_UUID), batch_size)
+    )
+    try:
+        while upcoming is not None:
+            page = await upcoming
+            upcoming = None
+            if len(page) == batch_size:  # a short page is the last one
+                upcoming = asyncio.ensure_future(_board_page(executor, board_id, page.users[-1], batch_size))
+            if page:
+                yield page
+    finally:
+        if upcoming is not None:
+            upcoming.cancel()
 
 
 async def board_ids(executor: Executor) -> list[str]:

@@ -7,13 +7,15 @@ or reordered copy is therefore harmless, and two writers converge on the databas
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
+import hiredis
 import orjson
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
+from redis.asyncio.connection import Connection, ConnectionPool
 
 from scoreboard.domain.models import RankedEntry, ScoreState
 from scoreboard.domain.ranking import decode_member, encode_member
@@ -94,6 +96,60 @@ return out
 """
 
 
+# A full rebuild (services.worker.reconciler.rebuild) fills the temporary rebuild keys with plain
+# bulk ZADD/HSET while the API keeps writing through to the live keys, then swaps them in here.
+# KEYS: ranking, members, ready, rebuild ranking, rebuild members, rebuild lock.  ARGV: lock token.
+# Returns 1, or 0 when the lock is not ours or the board is ready after all (someone else built it).
+# The live keys are cleared too: while `ready` is missing nobody reads them, and everything in
+# them was committed to PostgreSQL before this point, so the rebuild reads it again; what is
+# written to them from now on is merged at the end. That bounds the final merge to those writes.
+_BEGIN_REBUILD = """
+if redis.call('GET', KEYS[6]) ~= ARGV[1] then return 0 end
+if redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
+redis.call('UNLINK', KEYS[1], KEYS[2], KEYS[4], KEYS[5])
+return 1
+"""
+
+# KEYS: as _BEGIN_REBUILD.  ARGV: lock token, entries loaded into the rebuild keys.
+# Atomically: merge every entry the live keys received during the rebuild into the rebuild keys
+# (only if newer: a higher score, as _APPLY), rename those over the live keys, set `ready`.
+# Returns the number of live entries merged; -1 when the lock is no longer ours (another rebuild
+# may be using the rebuild keys), -2 when the rebuild keys lost entries (Redis flushed meanwhile):
+# nothing is swapped then.
+_FINISH_REBUILD = """
+if redis.call('GET', KEYS[6]) ~= ARGV[1] then return -1 end
+local live = redis.call('HGETALL', KEYS[2])
+local merged = 0
+for i = 1, #live, 2 do
+  local user, member = live[i], live[i + 1]
+  local score = redis.call('ZSCORE', KEYS[1], member)
+  if score then
+    local old = redis.call('HGET', KEYS[5], user)
+    local old_score = nil
+    if old then old_score = tonumber(redis.call('ZSCORE', KEYS[4], old)) end
+    if old_score == nil or tonumber(score) > old_score then
+      if old then redis.call('ZREM', KEYS[4], old) end
+      redis.call('ZADD', KEYS[4], score, member)
+      redis.call('HSET', KEYS[5], user, member)
+      merged = merged + 1
+    end
+  end
+end
+if redis.call('ZCARD', KEYS[4]) < tonumber(ARGV[2]) then return -2 end
+for _, pair in ipairs({{KEYS[4], KEYS[1]}, {KEYS[5], KEYS[2]}}) do
+  if redis.call('EXISTS', pair[1]) == 1 then
+    redis.call('RENAME', pair[1], pair[2])
+  else
+    redis.call('DEL', pair[2])
+  end
+end
+redis.call('SET', KEYS[3], '1')
+return merged
+"""
+
+REBUILD_CHUNK = 1_000  # entries per bulk command: Redis serves other clients between commands
+
+
 @dataclass(frozen=True, slots=True)
 class TopChange:
     version: int
@@ -113,6 +169,28 @@ class ApplyOutcome:
     board_ready: bool
 
 
+# hiredis' stub declares a 1-tuple; it packs any number of arguments.
+_pack: Callable[[tuple[object, ...]], bytes] = hiredis.pack_command  # type: ignore[assignment]
+
+
+async def _checkout(pool: ConnectionPool) -> Connection:
+    try:
+        return await pool.get_connection()  # type: ignore[no-any-return]
+    except TypeError:  # redis-py < 5.3 requires a command name (5.3 warns when given one)
+        return await pool.get_connection("_")  # type: ignore[no-any-return]
+
+
+def _rebuild_keys(keys: BoardKeys) -> list[str]:
+    return [
+        keys.ranking,
+        keys.members,
+        keys.ready,
+        keys.rebuild_ranking,
+        keys.rebuild_members,
+        keys.rebuild_lock,
+    ]
+
+
 def _profile_value(display_name: str, is_public: bool) -> str:
     return orjson.dumps([display_name, is_public]).decode()
 
@@ -126,6 +204,8 @@ class Leaderboard:
         self._mark_emitted = redis.register_script(_MARK_EMITTED)
         self._score_and_rank = redis.register_script(_SCORE_AND_RANK)
         self._claim_top_change = redis.register_script(_CLAIM_TOP_CHANGE)
+        self._begin_rebuild = redis.register_script(_BEGIN_REBUILD)
+        self._finish_rebuild = redis.register_script(_FINISH_REBUILD)
 
     async def apply(self, states: Sequence[ScoreState], *, rebuild: bool = False) -> list[ApplyOutcome]:
         """Apply committed states of one board, each only if newer than what Redis holds."""
@@ -168,6 +248,74 @@ class Leaderboard:
                     str(user): _profile_value(name, public) for user, (name, public) in profiles.items()
                 },
             )
+
+    async def begin_rebuild(self, board_id: str, lock_token: str) -> bool:
+        """Clear the rebuild keys (and the unread live ones) under the rebuild lock; False when
+        the lock is not ours or the board turned out to be ready."""
+        keys = BoardKeys(board_id)
+        return bool(await self._begin_rebuild(keys=_rebuild_keys(keys), args=[lock_token]))
+
+    async def load_rebuild_page(
+        self,
+        board_id: str,
+        users: Sequence[str],
+        scores: Sequence[int],
+        members: Sequence[str],
+        names: Sequence[str],
+        public: Sequence[bool],
+    ) -> None:
+        """Add committed entries to the board being rebuilt (plain bulk ZADD/HSET into the
+        rebuild keys, one round trip), and cache their owners' profiles. Each user appears at
+        most once in a rebuild."""
+        keys = BoardKeys(board_id)
+        commands = []
+        for low in range(0, len(users), REBUILD_CHUNK):
+            high = low + REBUILD_CHUNK
+            chunk_users, chunk_members = users[low:high], members[low:high]
+            ranking: list[object] = [None] * (2 * len(chunk_users))
+            ranking[0::2] = scores[low:high]
+            ranking[1::2] = chunk_members
+            by_user: list[object] = [None] * len(ranking)
+            by_user[0::2] = chunk_users
+            by_user[1::2] = chunk_members
+            profiles: list[object] = [None] * len(ranking)
+            profiles[0::2] = chunk_users
+            profiles[1::2] = [
+                orjson.dumps([n, p]) for n, p in zip(names[low:high], public[low:high], strict=True)
+            ]
+            commands.append(_pack(("ZADD", keys.rebuild_ranking, *ranking)))
+            commands.append(_pack(("HSET", keys.rebuild_members, *by_user)))
+            commands.append(_pack(("HSET", PROFILES, *profiles)))
+        await self._send_packed(commands)
+
+    async def _send_packed(self, commands: list[bytes]) -> None:
+        """Send already packed commands in one write, like a pipeline, and read every reply.
+
+        redis-py packs a pipeline in Python (about 3 us per member here, most of a rebuild's CPU);
+        hiredis (a dependency: redis[hiredis]) packs the same in C. An error reply raises, and
+        the connection is dropped rather than returned with replies left unread.
+        """
+        if not commands:
+            return
+        pool = self._redis.connection_pool
+        connection = await _checkout(pool)
+        try:
+            await connection.send_packed_command(b"".join(commands))
+            for _ in commands:
+                await connection.read_response()
+        except BaseException:
+            await connection.disconnect()
+            raise
+        finally:
+            await pool.release(connection)
+
+    async def finish_rebuild(self, board_id: str, lock_token: str, loaded: int) -> int | None:
+        """Merge the live writes made meanwhile, swap the rebuilt board in and mark it ready, in
+        one script. Returns how many live entries were merged, None when nothing was swapped
+        (the lock was lost, or Redis lost the rebuild keys): the board stays not ready then."""
+        keys = BoardKeys(board_id)
+        merged = int(await self._finish_rebuild(keys=_rebuild_keys(keys), args=[lock_token, loaded]))
+        return merged if merged >= 0 else None
 
     async def is_ready(self, board_id: str) -> bool:
         return bool(await self._redis.exists(BoardKeys(board_id).ready))
