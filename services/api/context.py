@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import asyncpg
 from arq.connections import ArqRedis
@@ -17,6 +17,7 @@ from scoreboard.security.bearer import TokenVerifier
 from scoreboard.security.realtime_tokens import RealtimeTokens
 from scoreboard.security.tickets import TicketBook
 from scoreboard.telemetry.metrics import Metrics
+from services.api.schemas import TopQueries
 from services.api.settings import ApiSettings
 from services.api.top_cache import TopCache
 
@@ -37,6 +38,10 @@ class ApiContext:
     metrics: Metrics
     top_cache: TopCache
     committer: GroupCommitter | None  # None: one transaction per increment
+    top_queries: TopQueries = field(default_factory=TopQueries)
+
+    def count_top_cache(self, hit: bool) -> None:
+        self.metrics.top_cache.labels("hit" if hit else "miss").inc()
 
 
 def context_of(request: Request) -> ApiContext:

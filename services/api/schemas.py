@@ -93,3 +93,22 @@ def board_query(request: Request) -> str:
     if not BOARD_PATTERN.match(board):
         raise ValidationFailed("board is not a valid board id", details={"field": "board"})
     return board
+
+
+class TopQueries:
+    """`?limit=&board=` of the top endpoint, parsed once per distinct query string (pollers
+    repeat the same few); bounded, and invalid ones are never remembered."""
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self._parsed: dict[bytes, tuple[str, int]] = {}
+        self._capacity = capacity
+
+    def parse(self, request: Request) -> tuple[str, int]:
+        raw: bytes = request.scope["query_string"]
+        found = self._parsed.get(raw)
+        if found is None:
+            found = (board_query(request), int_query(request, "limit", default=10, low=1, high=50))
+            if len(self._parsed) >= self._capacity:
+                self._parsed.clear()
+            self._parsed[raw] = found
+        return found

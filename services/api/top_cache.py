@@ -12,16 +12,28 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+CACHE_CONTROL = b"public, max-age=1"
+
 
 @dataclass(frozen=True, slots=True)
 class CachedBody:
     body: bytes
     etag: str
     expires_at: float
+    # The response headers, built once per body rather than once per request.
+    ok_headers: list[tuple[bytes, bytes]]
+    not_modified_headers: list[tuple[bytes, bytes]]
 
 
 def strong_etag(body: bytes) -> str:
     return '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
+
+
+def cached_body(body: bytes, expires_at: float) -> CachedBody:
+    etag = strong_etag(body)
+    common = [(b"etag", etag.encode()), (b"cache-control", CACHE_CONTROL), (b"vary", b"Accept-Encoding")]
+    ok = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *common]
+    return CachedBody(body, etag, expires_at, ok, common)
 
 
 class TopCache:
@@ -49,7 +61,7 @@ class TopCache:
 
     async def _refresh(self, key: tuple[str, int], load: Callable[[], Awaitable[bytes]]) -> CachedBody:
         body = await load()
-        fresh = CachedBody(body, strong_etag(body), self._clock() + self._ttl_s)
+        fresh = cached_body(body, self._clock() + self._ttl_s)
         if self._ttl_s > 0:
             self._entries[key] = fresh
         return fresh

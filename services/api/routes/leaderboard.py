@@ -20,8 +20,6 @@ from services.api.context import ApiContext, context_of
 from services.api.guards import authenticate, limit_ip
 from services.api.schemas import board_query, int_query
 
-CACHE_CONTROL = "public, max-age=1"
-
 
 def _db_unavailable() -> Unavailable:
     return Unavailable(
@@ -62,22 +60,28 @@ def _matches(if_none_match: str | None, etag: str) -> bool:
     return "*" in offered or etag in offered
 
 
+class PrebuiltResponse(Response):
+    """A response whose headers were built once, when its body was cached (the hot read path)."""
+
+    def __init__(self, status_code: int, body: bytes, raw_headers: list[tuple[bytes, bytes]]) -> None:
+        self.status_code = status_code
+        self.body = body
+        self.raw_headers = raw_headers
+        self.background = None
+
+
 async def top(request: Request) -> Response:
     context = context_of(request)
-    limit = int_query(request, "limit", default=10, low=1, high=50)
-    board = board_query(request)
+    board, limit = context.top_queries.parse(request)
 
     async def load() -> bytes:
         entries = await _ranked_slice(context, board, limit)
         return orjson.dumps([entry.to_public() for entry in entries])
 
-    cached = await context.top_cache.get(
-        (board, limit), load, lambda hit: context.metrics.top_cache.labels("hit" if hit else "miss").inc()
-    )
-    headers = {"ETag": cached.etag, "Cache-Control": CACHE_CONTROL, "Vary": "Accept-Encoding"}
+    cached = await context.top_cache.get((board, limit), load, context.count_top_cache)
     if _matches(request.headers.get("if-none-match"), cached.etag):
-        return Response(status_code=304, headers=headers)
-    return Response(cached.body, media_type="application/json", headers=headers)
+        return PrebuiltResponse(304, b"", cached.not_modified_headers)
+    return PrebuiltResponse(200, cached.body, cached.ok_headers)
 
 
 async def my_score(request: Request) -> Response:
