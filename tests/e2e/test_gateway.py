@@ -183,10 +183,13 @@ async def test_heartbeat_comments_keep_idle_streams_alive(gateway: ServiceProces
         context, reader = await open_stream(client, gateway.url + "/api/realtime/stream")
         try:
             await reader.next_data_event()
+            pinged = False
             async with asyncio.timeout(3):
                 async for line in reader._lines:
                     if line.startswith(": ping"):
+                        pinged = True
                         break
+            assert pinged
         finally:
             await context.__aexit__(None, None, None)
 

