@@ -129,13 +129,6 @@ class ChildServer:
             self.process.wait()
         self.process = None
 
-    def kill(self) -> None:
-        """Abrupt stop, as a crash would be."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-        self.process = None
-
 
 class EmbeddedPostgres(ChildServer):
     name = "postgres"

@@ -74,7 +74,7 @@ def build_worker(settings: WorkerSettings, context: WorkerContext) -> Worker:
         on_shutdown=on_shutdown,
         max_jobs=settings.worker_max_jobs,
         poll_delay=settings.worker_poll_delay_s,
-        keep_result=60,
+        keep_result=0,  # nothing reads job results; a job re-enqueued after it ran is idempotent
         job_completion_wait=settings.worker_job_completion_wait_s,
         health_check_interval=10,
         health_check_key=f"{JOB_QUEUE}:health-check:{socket.gethostname()}",

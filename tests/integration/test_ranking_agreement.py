@@ -83,7 +83,7 @@ async def _load(worker: WorkerContext, rows: list[Row]) -> None:
     random.Random(len(rows)).shuffle(shuffled)
     states = [ScoreState(BOARD, row.user_id, row.score, to_micros(row.reached_at)) for row in shuffled]
     await worker.leaderboard.save_profiles({row.user_id: (row.name, row.public) for row in rows})
-    await worker.leaderboard.apply(states, rebuild=True)
+    await worker.leaderboard.apply(states)
     await worker.leaderboard.mark_ready(BOARD)
 
 

@@ -54,7 +54,7 @@ async def seed(worker: WorkerContext, rows: list[tuple[Player, int, datetime, bo
     )
     await worker.leaderboard.save_profiles({p.user_id: (p.name, public) for p, _, _, public in rows})
     await worker.leaderboard.apply(
-        [ScoreState(BOARD, p.user_id, score, to_micros(at)) for p, score, at, _ in rows], rebuild=True
+        [ScoreState(BOARD, p.user_id, score, to_micros(at)) for p, score, at, _ in rows]
     )
     await worker.leaderboard.mark_ready(BOARD)
 

@@ -65,7 +65,7 @@ async def seed(worker: WorkerContext, count: int, *, top_score: int = 1000) -> l
     """count users with distinct scores, best first."""
     users = [uuid.uuid4() for _ in range(count)]
     await worker.leaderboard.save_profiles({u: (f"U{i:02d}", True) for i, u in enumerate(users)})
-    await worker.leaderboard.apply([state(u, top_score - i, T0) for i, u in enumerate(users)], rebuild=True)
+    await worker.leaderboard.apply([state(u, top_score - i, T0) for i, u in enumerate(users)])
     await worker.leaderboard.mark_ready(BOARD)
     return users
 

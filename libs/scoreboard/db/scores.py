@@ -158,8 +158,3 @@ async def iterate_board(
     finally:
         if upcoming is not None:
             upcoming.cancel()
-
-
-async def board_ids(executor: Executor) -> list[str]:
-    rows = await executor.fetch("SELECT DISTINCT board_id FROM scores")
-    return [row["board_id"] for row in rows]

@@ -14,7 +14,3 @@ async def profiles(
         "SELECT id, display_name, is_public FROM users WHERE id = ANY($1::uuid[])", user_ids
     )
     return {row["id"]: (row["display_name"], row["is_public"]) for row in rows}
-
-
-async def set_public(executor: asyncpg.Pool | asyncpg.Connection, user_id: UUID, is_public: bool) -> None:
-    await executor.execute("UPDATE users SET is_public = $2 WHERE id = $1", user_id, is_public)

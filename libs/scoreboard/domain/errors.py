@@ -93,11 +93,6 @@ class RateLimited(ScoreboardError):
         self.retry_after_s = retry_after_s
 
 
-class NotFound(ScoreboardError):
-    code = ErrorCode.NOT_FOUND
-    default_message = "not found"
-
-
 class Unavailable(ScoreboardError):
     code = ErrorCode.UNAVAILABLE
     default_message = "the service is temporarily unavailable"

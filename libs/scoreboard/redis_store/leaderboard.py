@@ -22,13 +22,12 @@ from scoreboard.domain.ranking import decode_member, encode_member
 from scoreboard.redis_store.connection import UNAVAILABLE_ERRORS
 from scoreboard.redis_store.keys import PROFILES, BoardKeys
 
-# KEYS: ranking, members, emitted, ready.  ARGV: mode, then (user, score, member) triples.
-# Returns per entry {applied, rank (1-based, 0 in rebuild mode), needs_event, board_ready}.
+# KEYS: ranking, members, emitted, ready.  ARGV: (user, score, member) triples.
+# Returns per entry {applied, rank (1-based), needs_event, board_ready}.
 _APPLY = """
-local mode = ARGV[1]
 local ready = redis.call('EXISTS', KEYS[4])
 local out = {}
-for i = 2, #ARGV, 3 do
+for i = 1, #ARGV, 3 do
   local user, score, member = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2]
   local old = redis.call('HGET', KEYS[2], user)
   local old_score = nil
@@ -42,15 +41,11 @@ for i = 2, #ARGV, 3 do
   end
   local current_score = score
   if old_score ~= nil and old_score > score then current_score = old_score end
-  if mode == 'rebuild' then
-    out[#out + 1] = {applied, 0, 0, ready}
-  else
-    local emitted = tonumber(redis.call('HGET', KEYS[3], user) or '-1')
-    local needs_event = 0
-    if emitted < score and score >= current_score then needs_event = 1 end
-    local rank = redis.call('ZREVRANK', KEYS[1], redis.call('HGET', KEYS[2], user))
-    out[#out + 1] = {applied, rank + 1, needs_event, ready}
-  end
+  local emitted = tonumber(redis.call('HGET', KEYS[3], user) or '-1')
+  local needs_event = 0
+  if emitted < score and score >= current_score then needs_event = 1 end
+  local rank = redis.call('ZREVRANK', KEYS[1], redis.call('HGET', KEYS[2], user))
+  out[#out + 1] = {applied, rank + 1, needs_event, ready}
 end
 return out
 """
@@ -207,12 +202,12 @@ class Leaderboard:
         self._begin_rebuild = redis.register_script(_BEGIN_REBUILD)
         self._finish_rebuild = redis.register_script(_FINISH_REBUILD)
 
-    async def apply(self, states: Sequence[ScoreState], *, rebuild: bool = False) -> list[ApplyOutcome]:
+    async def apply(self, states: Sequence[ScoreState]) -> list[ApplyOutcome]:
         """Apply committed states of one board, each only if newer than what Redis holds."""
         if not states:
             return []
         keys = BoardKeys(states[0].board_id)
-        argv: list[str | int] = ["rebuild" if rebuild else "live"]
+        argv: list[str | int] = []
         for state in states:
             argv += [str(state.user_id), state.score, encode_member(state.user_id, state.reached_at_us)]
         raw = await self._apply(keys=keys.script_keys, args=argv)
@@ -227,7 +222,7 @@ class Leaderboard:
         """
         keys = BoardKeys(state.board_id)
         member = encode_member(state.user_id, state.reached_at_us)
-        args: list[str | int] = ["live", str(state.user_id), state.score, member]
+        args: list[str | int] = [str(state.user_id), state.score, member]
         await self._apply(keys=keys.script_keys, args=args, client=pipe)
         pipe.hset(PROFILES, str(state.user_id), _profile_value(display_name, is_public))
 

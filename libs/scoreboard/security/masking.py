@@ -21,8 +21,3 @@ def mask_user_agent(user_agent: str | None) -> str:
         return "-"
     product = user_agent.split(" ", 1)[0]
     return product[:32]
-
-
-def mask_token(text: str) -> str:
-    """For any string that may carry a credential (a URL with ?token=, a header)."""
-    return text[:4] + "..." if len(text) > 8 else "***"
