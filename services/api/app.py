@@ -31,6 +31,7 @@ from services.api.context import ApiContext
 from services.api.routes import actions, demo, health, increments, leaderboard, realtime
 from services.api.settings import ApiSettings
 from services.api.top_cache import TopCache
+from services.api.top_fast_path import TopFastPath
 
 
 def _routes(settings: ApiSettings) -> list[Route]:
@@ -94,7 +95,10 @@ def create_app(settings: ApiSettings | None = None) -> Starlette:
             stack.push_async_callback(context.redis.aclose)
             yield {"context": context}
 
-    middleware = [Middleware(RequestContextMiddleware, metrics=metrics, access=settings.access_log)]
+    middleware = [
+        Middleware(TopFastPath, metrics=metrics),
+        Middleware(RequestContextMiddleware, metrics=metrics, access=settings.access_log),
+    ]
     if tracing.enabled():
         middleware.insert(0, Middleware(OpenTelemetryMiddleware, excluded_urls=tracing.UNTRACED_URLS))
     if settings.cors_origins:

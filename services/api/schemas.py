@@ -103,6 +103,10 @@ class TopQueries:
         self._parsed: dict[bytes, tuple[str, int]] = {}
         self._capacity = capacity
 
+    def known(self, raw: bytes) -> tuple[str, int] | None:
+        """A query string parsed before (valid), or None."""
+        return self._parsed.get(raw)
+
     def parse(self, request: Request) -> tuple[str, int]:
         raw: bytes = request.scope["query_string"]
         found = self._parsed.get(raw)

@@ -43,6 +43,11 @@ class TopCache:
         self._entries: dict[tuple[str, int], CachedBody] = {}
         self._inflight: dict[tuple[str, int], asyncio.Future[CachedBody]] = {}
 
+    def fresh(self, key: tuple[str, int]) -> CachedBody | None:
+        """The cached body if it is still fresh, without loading anything."""
+        cached = self._entries.get(key)
+        return cached if cached is not None and cached.expires_at > self._clock() else None
+
     async def get(
         self, key: tuple[str, int], load: Callable[[], Awaitable[bytes]], on_hit: Callable[[bool], None]
     ) -> CachedBody:

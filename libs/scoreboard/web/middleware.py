@@ -23,6 +23,14 @@ AccessLog = Literal["all", "errors", "off"]
 access_log = logging.getLogger("scoreboard.access")
 
 
+def sane_request_id(offered: bytes | None) -> str | None:
+    """A client's x-request-id when it is safe to echo (log and header injection), else None."""
+    if offered is None:
+        return None
+    text = offered.decode("latin-1")
+    return text if _SANE_REQUEST_ID.match(text) else None
+
+
 def _header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope["headers"]:
         if key == name:

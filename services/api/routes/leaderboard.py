@@ -19,6 +19,7 @@ from scoreboard.web.responses import JSONResponse
 from services.api.context import ApiContext, context_of
 from services.api.guards import authenticate, limit_ip
 from services.api.schemas import board_query, int_query
+from services.api.top_fast_path import etag_matches
 
 
 def _db_unavailable() -> Unavailable:
@@ -53,13 +54,6 @@ async def _score_and_rank(context: ApiContext, board: str, user_id: UUID) -> tup
         raise _db_unavailable() from error
 
 
-def _matches(if_none_match: str | None, etag: str) -> bool:
-    if not if_none_match:
-        return False
-    offered = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
-    return "*" in offered or etag in offered
-
-
 class PrebuiltResponse(Response):
     """A response whose headers were built once, when its body was cached (the hot read path)."""
 
@@ -79,7 +73,7 @@ async def top(request: Request) -> Response:
         return orjson.dumps([entry.to_public() for entry in entries])
 
     cached = await context.top_cache.get((board, limit), load, context.count_top_cache)
-    if _matches(request.headers.get("if-none-match"), cached.etag):
+    if etag_matches(request.headers.get("if-none-match"), cached.etag):
         return PrebuiltResponse(304, b"", cached.not_modified_headers)
     return PrebuiltResponse(200, cached.body, cached.ok_headers)
 
