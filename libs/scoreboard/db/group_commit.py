@@ -14,6 +14,7 @@ import asyncio
 from collections import deque
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from scoreboard.db.score_events import NewIncrement, apply_increments
 from scoreboard.domain.models import IncrementRecord
@@ -37,24 +38,46 @@ class GroupCommitter:
         return await future
 
     async def _flush_while_pending(self) -> None:
+        """Keep one connection while there is work: the pool's reset on release is paid once per
+        busy period, not once per batch. A failure releases it (asyncpg drops a broken one)."""
         try:
             while self._pending:
-                count = min(len(self._pending), self._max_batch)
-                batch = [self._pending.popleft() for _ in range(count)]
-                await self._flush(batch)
+                try:
+                    async with self._pool.acquire() as connection:
+                        while self._pending:
+                            if not await self._flush(connection, self._next_batch()):
+                                break
+                except Exception as error:  # no connection at all: the next batch fails with it
+                    if self._pending:
+                        self._fail(self._next_batch(), error)
         finally:
             self._free_flushers += 1
 
-    async def _flush(self, batch: list[tuple[NewIncrement, asyncio.Future[Outcome]]]) -> None:
+    def _next_batch(self) -> list[tuple[NewIncrement, asyncio.Future[Outcome]]]:
+        count = min(len(self._pending), self._max_batch)
+        return [self._pending.popleft() for _ in range(count)]
+
+    async def _flush(
+        self, connection: PoolConnectionProxy, batch: list[tuple[NewIncrement, asyncio.Future[Outcome]]]
+    ) -> bool:
+        """Write one batch; False (each waiter told why) when it failed."""
         try:
-            outcomes = await apply_increments(self._pool, [item for item, _ in batch])
-        except BaseException as error:
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(error)
-            if not isinstance(error, Exception):
-                raise
-            return
+            outcomes = await apply_increments(connection, [item for item, _ in batch])
+        except Exception as error:
+            self._fail(batch, error)
+            if isinstance(error, asyncpg.InterfaceError | asyncpg.InternalClientError):
+                connection.terminate()  # its state is unknown: never hand it out again
+            return False
+        except BaseException as error:  # cancelled: the waiters must not hang
+            self._fail(batch, error)
+            raise
         for (_, future), outcome in zip(batch, outcomes, strict=True):
             if not future.done():  # its caller may have gone away meanwhile
                 future.set_result(outcome)
+        return True
+
+    @staticmethod
+    def _fail(batch: list[tuple[NewIncrement, asyncio.Future[Outcome]]], error: BaseException) -> None:
+        for _, future in batch:
+            if not future.done():
+                future.set_exception(error)

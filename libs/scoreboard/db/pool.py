@@ -21,13 +21,9 @@ UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.AdminShutdownError,
     asyncpg.CrashShutdownError,
     asyncpg.QueryCanceledError,
+    # Seen right after a server restart: a connection left mid-operation by the failure.
+    asyncpg.InternalClientError,
 )
-
-
-async def _keep_session(connection: asyncpg.Connection) -> None:
-    """Our statements leave no session state behind (no SET, LISTEN, cursors or advisory locks
-    on pooled connections), so the default reset query (`RESET ALL; UNLISTEN *; ...`) would be a
-    wasted round trip on every release; asyncpg still rolls back any open transaction itself."""
 
 
 def create_pool_lazily(settings: DatabaseSettings, *, application_name: str) -> asyncpg.Pool:
@@ -44,7 +40,6 @@ def create_pool_lazily(settings: DatabaseSettings, *, application_name: str) -> 
         command_timeout=settings.db_statement_timeout_ms / 1000 + 1,
         server_settings=server_settings,
         max_inactive_connection_lifetime=60,
-        reset=_keep_session,
     )
 
 

@@ -6,8 +6,11 @@ from dataclasses import dataclass
 from uuid import UUID
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from scoreboard.domain.models import IncrementRecord
+
+Executor = asyncpg.Pool | asyncpg.Connection | PoolConnectionProxy
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,9 +31,7 @@ class NewIncrement:
 _APPLY = "SELECT * FROM scoreboard_apply_increment($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
 
 
-async def apply_increment(
-    executor: asyncpg.Pool | asyncpg.Connection, item: NewIncrement
-) -> tuple[IncrementRecord, bool]:
+async def apply_increment(executor: Executor, item: NewIncrement) -> tuple[IncrementRecord, bool]:
     """Record the event and, if it is new, add it to the score, in one transaction.
 
     Returns the record and whether the user is public.
@@ -61,7 +62,7 @@ _APPLY_MANY = (
 
 
 async def apply_increments(
-    executor: asyncpg.Pool | asyncpg.Connection, items: list[NewIncrement]
+    executor: Executor, items: list[NewIncrement]
 ) -> list[tuple[IncrementRecord, bool]]:
     """Many increments in ONE transaction (one commit), each with the answer it would get alone."""
     rows = await executor.fetch(
@@ -93,7 +94,7 @@ def _record(row: asyncpg.Record) -> tuple[IncrementRecord, bool]:
     return record, bool(row["is_public"])
 
 
-async def totals_mismatch(executor: asyncpg.Pool | asyncpg.Connection) -> list[asyncpg.Record]:
+async def totals_mismatch(executor: Executor) -> list[asyncpg.Record]:
     """Users whose score differs from the sum of their events: must always be empty."""
     return await executor.fetch(
         """
