@@ -197,6 +197,8 @@ async def test_heartbeat_comments_keep_idle_streams_alive(gateway: ServiceProces
 async def test_a_client_that_never_reads_is_evicted_and_others_keep_flowing(
     gateway: ServiceProcess, redis: Redis
 ) -> None:
+    assert gateway.process is not None
+    rss_before = _rss_kb(gateway.process.pid)
     stuck = []
     for _ in range(5):
         sock = socket.socket()
@@ -226,9 +228,20 @@ async def test_a_client_that_never_reads_is_evicted_and_others_keep_flowing(
             if evicted >= len(stuck):
                 break
             await asyncio.sleep(0.2)
+    rss_after = _rss_kb(gateway.process.pid)
     for sock in stuck:
         sock.close()
     assert evicted >= len(stuck)
+    # ~60 MB was sent towards clients that never read: bounded buffers keep the gateway flat.
+    print(f"gateway RSS {rss_before} -> {rss_after} KB")
+    assert rss_after - rss_before < 30_000, (rss_before, rss_after)
+
+
+def _rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
 
 
 def _metric(text: str, name: str) -> float:
