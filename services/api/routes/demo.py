@@ -33,7 +33,10 @@ async def session(request: Request) -> Response:
     secret = context.settings.jwt_secret
     if secret is None:
         raise Unavailable("dev sessions need SCOREBOARD_JWT_SECRET", reason=Reason.NO_SIGNING_KEY)
-    user_id = uuid.uuid4()
+    try:  # the page renews its own player's token; a new visitor gets a new player
+        user_id = uuid.UUID(request.query_params.get("userId") or "")
+    except ValueError:
+        user_id = uuid.uuid4()
     name = (request.query_params.get("name") or f"Player {str(user_id)[:4]}")[:32]
     token = mint_dev_token(
         secret.get_secret_value(),
