@@ -96,7 +96,7 @@ def create_app(settings: ApiSettings | None = None) -> Starlette:
             yield {"context": context}
 
     middleware = [
-        Middleware(TopFastPath, metrics=metrics),
+        Middleware(TopFastPath, metrics=metrics, access=settings.access_log),
         Middleware(RequestContextMiddleware, metrics=metrics, access=settings.access_log),
     ]
     if tracing.enabled():

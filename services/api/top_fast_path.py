@@ -9,28 +9,23 @@ stack unchanged, which also fills the cache.
 
 from __future__ import annotations
 
-import itertools
-import secrets
 import time
-from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from scoreboard.telemetry import tracing
 from scoreboard.telemetry.metrics import Metrics
-from scoreboard.web.middleware import sane_request_id
+from scoreboard.web.middleware import AccessLog, RequestIds, RequestLog
 
 TOP_PATH = "/api/leaderboard/top"
 
 
 class TopFastPath:
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics, access: AccessLog = "errors") -> None:
         self.app = app
-        self.metrics = metrics
-        self._series: dict[int, tuple[Any, Any]] = {}
+        self.log = RequestLog(metrics, access)
+        self.ids = RequestIds()
         self._hits = metrics.top_cache.labels("hit")
-        self._id_prefix = secrets.token_hex(6)
-        self._ids = itertools.count()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] != TOP_PATH or scope["method"] != "GET":
@@ -47,7 +42,7 @@ class TopFastPath:
         offered = headers.get(b"if-none-match")
         not_modified = offered is not None and etag_matches(offered.decode("latin-1"), cached.etag)
         status, body = (304, b"") if not_modified else (200, cached.body)
-        request_id = sane_request_id(headers.get(b"x-request-id")) or self._new_id()
+        request_id = self.ids.for_request(headers.get(b"x-request-id"))
         raw_headers = cached.not_modified_headers if not_modified else cached.ok_headers
         await send(
             {
@@ -58,22 +53,7 @@ class TopFastPath:
         )
         await send({"type": "http.response.body", "body": body})
         self._hits.inc()
-        self._observe(status, time.perf_counter() - started)
-
-    def _new_id(self) -> str:
-        return f"{self._id_prefix}{next(self._ids):010x}"
-
-    def _observe(self, status: int, elapsed: float) -> None:
-        series = self._series.get(status)
-        if series is None:
-            service = self.metrics.service
-            series = (
-                self.metrics.http_requests.labels(service, TOP_PATH, "GET", str(status)),
-                self.metrics.http_latency.labels(service, TOP_PATH, "GET"),
-            )
-            self._series[status] = series
-        series[0].inc()
-        series[1].observe(elapsed)
+        self.log.record(TOP_PATH, "GET", status, time.perf_counter() - started)
 
 
 def etag_matches(if_none_match: str | None, etag: str) -> bool:

@@ -12,8 +12,6 @@ import asyncio
 import logging
 import random
 import time
-import uuid
-from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.types import Receive, Scope, Send
@@ -25,7 +23,7 @@ from scoreboard.security.realtime_tokens import RealtimeTokens
 from scoreboard.telemetry.logging import request_id_var
 from scoreboard.telemetry.metrics import Metrics
 from scoreboard.web.errors import error_body, error_response
-from scoreboard.web.middleware import _SANE_REQUEST_ID, SLOW_REQUEST_S, access_log
+from scoreboard.web.middleware import RequestIds, RequestLog
 from scoreboard.web.responses import JSONResponse
 from services.gateway.broadcaster import Broadcaster
 from services.gateway.frames import retry_frame
@@ -55,13 +53,13 @@ class StreamEndpoint:
         self._cors = bool(origins)
         self._any_origin = "*" in origins
         self._origins = {origin.encode("latin-1") for origin in origins}
-        self._series: dict[tuple[str, int], tuple[Any, Any]] = {}  # labelled children, cached
+        self.log = RequestLog(metrics, settings.access_log)
+        self.ids = RequestIds()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         headers = _headers(scope)
-        offered = headers.get(b"x-request-id", b"").decode("latin-1")
-        request_id = offered if offered and _SANE_REQUEST_ID.match(offered) else uuid.uuid4().hex
+        request_id = self.ids.for_request(headers.get(b"x-request-id"))
         context = request_id_var.set(request_id)
         response_headers = [(b"x-request-id", request_id.encode()), *self._cors_headers(headers)]
         status = 500
@@ -73,7 +71,7 @@ class StreamEndpoint:
                 status = 200
                 await stream(receive, send)
         finally:
-            self._observe(scope["method"], status, time.perf_counter() - started)
+            self.log.record(PATH, scope["method"], status, time.perf_counter() - started)
             request_id_var.reset(context)
 
     async def _prepare(
@@ -172,25 +170,6 @@ class StreamEndpoint:
         if origin is not None and origin in self._origins:
             return [(b"access-control-allow-origin", origin), (b"vary", b"Origin")]
         return [(b"vary", b"Origin")]
-
-    def _observe(self, method: str, status: int, elapsed: float) -> None:
-        key = (method, status)
-        series = self._series.get(key)
-        if series is None:
-            service = self.metrics.service
-            series = (
-                self.metrics.http_requests.labels(service, PATH, method, str(status)),
-                self.metrics.http_latency.labels(service, PATH, method),
-            )
-            self._series[key] = series
-        series[0].inc()
-        series[1].observe(elapsed)
-        access = self.settings.access_log
-        if access == "all" or (access != "off" and (status >= 400 or elapsed >= SLOW_REQUEST_S)):
-            access_log.info(
-                "request",
-                extra={"method": method, "route": PATH, "status": status, "ms": round(elapsed * 1000, 2)},
-            )
 
     def _closed(self, subscriber: Subscriber, evicted: bool) -> None:
         if evicted:  # it stopped reading

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -45,7 +46,7 @@ async def test_request_id_cors_and_metrics_on_the_stream(gateway: ServiceProcess
         ) as response:
             generated = response.headers["x-request-id"]
             assert generated != "bad id!"
-            assert len(generated) == 32
+            assert re.fullmatch(r"[0-9a-f]{16,}", generated)  # generated here, not the insane one
             assert "access-control-allow-origin" not in response.headers
         refused = await client.get(gateway.url + STREAM, params={"token": "nope"}, headers={"origin": ORIGIN})
         assert refused.status_code == 401

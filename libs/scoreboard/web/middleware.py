@@ -23,14 +23,6 @@ AccessLog = Literal["all", "errors", "off"]
 access_log = logging.getLogger("scoreboard.access")
 
 
-def sane_request_id(offered: bytes | None) -> str | None:
-    """A client's x-request-id when it is safe to echo (log and header injection), else None."""
-    if offered is None:
-        return None
-    text = offered.decode("latin-1")
-    return text if _SANE_REQUEST_ID.match(text) else None
-
-
 def _header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope["headers"]:
         if key == name:
@@ -38,29 +30,65 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-class RequestContextMiddleware:
-    """Every response gets an `x-request-id`; every request is counted and timed by route template.
+class RequestIds:
+    """Unique without a syscall per request (uuid4 reads the OS's randomness each time): a random
+    per-process prefix and a counter. A sane id offered by the client is echoed instead."""
 
-    The access log writes every request ("all"), or only failures and slow ones ("errors", the
-    default: rejections also have their own audit line, and a line per cached read is noise).
-    """
+    def __init__(self) -> None:
+        self._prefix = secrets.token_hex(6)
+        self._ids = itertools.count()
+
+    def for_request(self, offered: bytes | str | None) -> str:
+        if isinstance(offered, bytes):
+            offered = offered.decode("latin-1")
+        if offered and _SANE_REQUEST_ID.match(offered):
+            return offered
+        return f"{self._prefix}{next(self._ids):010x}"
+
+
+class RequestLog:
+    """Counts and times a request by route template (labelled series cached), and writes its
+    access-log line: every request ("all"), or only failures and slow ones ("errors")."""
+
+    def __init__(self, metrics: Metrics, access: AccessLog) -> None:
+        self.metrics = metrics
+        self.access = access
+        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    def record(self, route: str, method: str, status: int, elapsed: float) -> None:
+        key = (route, method, status)
+        series = self._series.get(key)
+        if series is None:
+            service = self.metrics.service
+            series = (
+                self.metrics.http_requests.labels(service, route, method, str(status)),
+                self.metrics.http_latency.labels(service, route, method),
+            )
+            self._series[key] = series
+        series[0].inc()
+        series[1].observe(elapsed)
+        if route in _UNLOGGED or self.access == "off":
+            return
+        if self.access == "all" or status >= 400 or elapsed >= SLOW_REQUEST_S:
+            access_log.info(
+                "request",
+                extra={"method": method, "route": route, "status": status, "ms": round(elapsed * 1000, 2)},
+            )
+
+
+class RequestContextMiddleware:
+    """Every response gets an `x-request-id`; every request is counted, timed and maybe logged."""
 
     def __init__(self, app: ASGIApp, metrics: Metrics, access: AccessLog = "errors") -> None:
         self.app = app
-        self.metrics = metrics
-        self.access = access
-        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}  # labelled children, cached
-        # Unique without a syscall per request (uuid4 reads the OS's randomness each time):
-        # a random per-process prefix and a counter.
-        self._id_prefix = secrets.token_hex(6)
-        self._ids = itertools.count()
+        self.log = RequestLog(metrics, access)
+        self.ids = RequestIds()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        offered = _header(scope, b"x-request-id")
-        request_id = offered if offered and _SANE_REQUEST_ID.match(offered) else self._new_id()
+        request_id = self.ids.for_request(_header(scope, b"x-request-id"))
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         status = 500
@@ -75,30 +103,6 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            self._observe(scope, status, time.perf_counter() - started)
+            route = getattr(scope.get("route"), "path", "unmatched")
+            self.log.record(route, scope["method"], status, time.perf_counter() - started)
             request_id_var.reset(token)
-
-    def _new_id(self) -> str:
-        return f"{self._id_prefix}{next(self._ids):010x}"
-
-    def _observe(self, scope: Scope, status: int, elapsed: float) -> None:
-        template = getattr(scope.get("route"), "path", "unmatched")
-        method = scope["method"]
-        key = (template, method, status)
-        series = self._series.get(key)
-        if series is None:
-            service = self.metrics.service
-            series = (
-                self.metrics.http_requests.labels(service, template, method, str(status)),
-                self.metrics.http_latency.labels(service, template, method),
-            )
-            self._series[key] = series
-        series[0].inc()
-        series[1].observe(elapsed)
-        if template in _UNLOGGED or self.access == "off":
-            return
-        if self.access == "all" or status >= 400 or elapsed >= SLOW_REQUEST_S:
-            access_log.info(
-                "request",
-                extra={"method": method, "route": template, "status": status, "ms": round(elapsed * 1000, 2)},
-            )
