@@ -12,7 +12,7 @@ from uuid import UUID
 
 import asyncpg
 
-from scoreboard.db import score_events, scores
+from scoreboard.db import score_events
 from scoreboard.db.pool import UNAVAILABLE_ERRORS as DB_DOWN
 from scoreboard.domain.actions import server_delta
 from scoreboard.domain.errors import (
@@ -27,10 +27,10 @@ from scoreboard.domain.models import DEFAULT_BOARD, IncrementRecord, Principal, 
 from scoreboard.domain.ranking import to_micros
 from scoreboard.redis_store.connection import UNAVAILABLE_ERRORS as REDIS_DOWN
 from scoreboard.redis_store.jobs import apply_score_payload
-from scoreboard.redis_store.leaderboard import REDIS_UNREADABLE
 from scoreboard.security.signing import canonical_increment, signature_matches, timestamp_in_window
 from scoreboard.security.tickets import check_ticket
 from scoreboard.telemetry import tracing
+from services.api import standings
 from services.api.context import ApiContext
 from services.api.schemas import IncrementRequest
 
@@ -187,17 +187,17 @@ async def rank_after_commit(
 
 
 async def current_rank(context: ApiContext, user_id: UUID) -> int | None:
+    """The rank now, or None when the user has none or no store can tell (the write stands)."""
     try:
-        found = await context.leaderboard.score_and_rank(DEFAULT_BOARD, user_id)
-        return found[1] if found else None
-    except REDIS_UNREADABLE:
-        return await _rank_from_database(context, user_id)
+        found = await standings.score_and_rank(context, DEFAULT_BOARD, user_id)
+    except Unavailable:
+        return None
+    return found[1] if found else None
 
 
 async def _rank_from_database(context: ApiContext, user_id: UUID) -> int | None:
-    context.metrics.read_fallbacks.inc()
     try:
-        found = await scores.score_and_rank(context.pool, DEFAULT_BOARD, user_id)
-    except DB_DOWN:
+        found = await standings.score_and_rank_from_database(context, DEFAULT_BOARD, user_id)
+    except Unavailable:
         return None
     return found[1] if found else None
