@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,3 +68,15 @@ class ServiceProcess:
 
     def kill(self) -> None:
         self.stop(signal.SIGKILL)
+
+
+@contextlib.contextmanager
+def running(services: dict[str, ServiceProcess]) -> Iterator[dict[str, ServiceProcess]]:
+    """Start each service (ready on /readyz) in order; stop every one of them afterwards."""
+    try:
+        for service in services.values():
+            service.start(wait_for="/readyz")
+        yield services
+    finally:
+        for service in services.values():
+            service.stop()

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.factories import service_environment
-from tests.processes import ServiceProcess
+from tests.processes import ServiceProcess, running
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -78,13 +78,8 @@ def _stack(
         "worker": ServiceProcess("worker", env, log_path=logs / "worker.log"),
         "gateway": gateway,
     }
-    try:
-        for service in services.values():
-            service.start(wait_for="/readyz")
+    with running(services):
         yield services
-    finally:
-        for service in services.values():
-            service.stop()
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import pytest
 
 from scoreboard.security.realtime_tokens import RealtimeTokens
 from tests.factories import JWT_SECRET, SIGNING_KEYS, TICKET_SECRET, Player, service_environment
-from tests.processes import ServiceProcess
+from tests.processes import ServiceProcess, running
 
 pytestmark = pytest.mark.e2e
 
@@ -47,13 +47,8 @@ def stack(database_url: str, redis_url: str, tmp_path: Path) -> Iterator[dict[st
     services = {
         n: ServiceProcess(n, env, log_path=tmp_path / f"{n}.log") for n in ("api", "worker", "gateway")
     }
-    try:
-        for service in services.values():
-            service.start(wait_for="/readyz")
+    with running(services):
         yield services
-    finally:
-        for service in services.values():
-            service.stop()
 
 
 async def test_metrics_and_logs_after_a_short_load(stack: dict[str, ServiceProcess], tmp_path: Path) -> None:
