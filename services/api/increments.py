@@ -14,6 +14,7 @@ import asyncpg
 
 from scoreboard.db import score_events
 from scoreboard.db.pool import UNAVAILABLE_ERRORS as DB_DOWN
+from scoreboard.db.pool import ArgumentEncodingError
 from scoreboard.domain.actions import server_delta
 from scoreboard.domain.errors import (
     IdempotencyConflict,
@@ -128,6 +129,9 @@ async def commit(
             record, is_public = await context.committer.apply(item)
         else:
             record, is_public = await score_events.apply_increment(context.pool, item)
+    except ArgumentEncodingError:  # asyncpg could not encode what we sent: our bug, not an outage
+        context.metrics.db_write_errors.labels("error").inc()
+        raise
     except DB_DOWN as error:
         context.metrics.db_write_errors.labels("unavailable").inc()
         raise Unavailable(

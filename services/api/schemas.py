@@ -7,10 +7,11 @@ from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 from starlette.requests import Request
 
 from scoreboard.domain.errors import ValidationFailed
+from scoreboard.domain.text import clean_text, has_unsafe_characters
 
 MAX_BODY_BYTES = 8 * 1024
 BOARD_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.:-]{0,63}$")
@@ -18,21 +19,31 @@ BOARD_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.:-]{0,63}$")
 Model = TypeVar("Model", bound=BaseModel)
 
 
+def _printable(value: str) -> str:
+    if has_unsafe_characters(value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+# A string field that is matched exactly (never cleaned): control characters are refused.
+PrintableStr = Annotated[StrictStr, AfterValidator(_printable)]
+
+
 class _Body(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 
 class ActionRequest(_Body):
-    type: Annotated[StrictStr, Field(min_length=1, max_length=64)] = "default"
+    type: Annotated[PrintableStr, Field(min_length=1, max_length=64)] = "default"
 
 
 class IncrementRequest(_Body):
     userId: UUID
     actionId: UUID
     delta: Annotated[StrictInt, Field(ge=1)] | None = None  # any size: it is only ever clamped down
-    nonce: Annotated[StrictStr, Field(min_length=1, max_length=512)]
+    nonce: Annotated[PrintableStr, Field(min_length=1, max_length=512)]
     signature: Annotated[StrictStr, Field(pattern=r"^[0-9a-fA-F]{64}$")]
-    keyId: Annotated[StrictStr, Field(min_length=1, max_length=64)] = "default"
+    keyId: Annotated[PrintableStr, Field(min_length=1, max_length=64)] = "default"
 
 
 class BodyTooLarge(ValidationFailed):
@@ -83,7 +94,8 @@ def int_query(request: Request, name: str, *, default: int, low: int, high: int)
         return default
     if not re.fullmatch(r"\d{1,6}", raw) or not low <= int(raw) <= high:
         raise ValidationFailed(
-            f"{name} must be an integer from {low} to {high}", details={"field": name, "value": raw[:32]}
+            f"{name} must be an integer from {low} to {high}",
+            details={"field": name, "value": clean_text(raw, 32)},
         )
     return int(raw)
 

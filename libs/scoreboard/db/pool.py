@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import asyncpg
 
+# asyncpg could not encode an argument (a lone surrogate in a str, say): the data, not the server.
+from asyncpg.exceptions._base import DataError as ArgumentEncodingError
+
 from scoreboard.config import DatabaseSettings
 
 # Everything that means "the database is not reachable right now" (vs. a bug in our SQL).
@@ -50,3 +53,6 @@ async def is_reachable(pool: asyncpg.Pool, timeout_s: float = 1.0) -> bool:
     except Exception:  # any failure at all means "not ready"
         return False
     return True
+
+
+__all__ = ["UNAVAILABLE_ERRORS", "ArgumentEncodingError", "create_pool_lazily", "is_reachable"]

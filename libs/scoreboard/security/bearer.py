@@ -24,6 +24,7 @@ from joserfc.jwk import GuestProtocol, KeySet, OctKey
 from scoreboard.config import JwtSettings
 from scoreboard.domain.errors import Reason, Unauthenticated
 from scoreboard.domain.models import Principal
+from scoreboard.domain.text import clean_text
 
 HS_ALGORITHMS = ["HS256"]
 # "Ed25519" is EdDSA's fully-specified name (RFC 9864); "EdDSA" stays accepted for existing issuers.
@@ -163,7 +164,7 @@ class TokenVerifier:
         except ValueError as error:
             raise _invalid("the token subject must be a UUID") from error
         name = claims.get("name")
-        display_name = name.strip()[:MAX_NAME_LENGTH] if isinstance(name, str) and name.strip() else ""
+        display_name = clean_text(name, MAX_NAME_LENGTH) if isinstance(name, str) else ""
         return Principal(user_id=user_id, display_name=display_name or f"Player {str(user_id)[:8]}")
 
 

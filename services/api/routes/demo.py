@@ -15,6 +15,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from scoreboard.domain.errors import Reason, Unauthorized, Unavailable
+from scoreboard.domain.text import clean_text
 from scoreboard.security.bearer import mint_dev_token
 from scoreboard.security.signing import DEFAULT_KEY_ID, canonical_increment, sign
 from scoreboard.web.responses import JSONResponse
@@ -37,7 +38,7 @@ async def session(request: Request) -> Response:
         user_id = uuid.UUID(request.query_params.get("userId") or "")
     except ValueError:
         user_id = uuid.uuid4()
-    name = (request.query_params.get("name") or f"Player {str(user_id)[:4]}")[:32]
+    name = clean_text(request.query_params.get("name") or "", 32) or f"Player {str(user_id)[:4]}"
     token = mint_dev_token(
         secret.get_secret_value(),
         user_id=user_id,

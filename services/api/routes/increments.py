@@ -7,6 +7,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from scoreboard.domain.text import clean_text
 from scoreboard.web.responses import JSONResponse
 from services.api import increments
 from services.api.context import context_of
@@ -25,8 +26,8 @@ async def increment_score(request: Request) -> Response:
     )
     client = increments.ClientInfo(
         ip=request.state.client_ip,
-        user_agent=request.headers.get("user-agent"),
-        device_id=(request.headers.get("x-device-id") or "")[:128] or None,
+        user_agent=clean_text(request.headers.get("user-agent") or "", 512) or None,
+        device_id=clean_text(request.headers.get("x-device-id") or "", 128) or None,
     )
     record, is_public = await increments.commit(context, principal, body, action_type, delta, client)
     headers: dict[str, str] = dict(request.state.extra_headers)
