@@ -146,6 +146,25 @@ async def commit(
     return record, is_public
 
 
+async def replay_after_expiry(
+    context: ApiContext, principal: Principal, body: IncrementRequest, expired: Unauthorized
+) -> IncrementRecord:
+    """A retry of a completed request replays its stored answer even after its ticket expired
+    (ownership and signature were checked already); anything else keeps the ticket's refusal."""
+    try:
+        record = await score_events.recorded(context.pool, principal.user_id, body.actionId)
+    except DB_DOWN as error:
+        raise Unavailable(
+            "the database is unavailable; retry shortly", reason=Reason.DATABASE_UNAVAILABLE, retry_after_s=2
+        ) from error
+    if record is None:
+        raise expired
+    if record.request_hash != request_hash(body):
+        context.metrics.idempotency.labels("conflict").inc()
+        raise IdempotencyConflict(reason=Reason.PAYLOAD_MISMATCH, details={"actionId": str(body.actionId)})
+    return record
+
+
 async def rank_after_commit(
     context: ApiContext,
     principal: Principal,

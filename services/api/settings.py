@@ -34,6 +34,8 @@ class ApiSettings(
     # The dev-only signing route of the demo page (`scoreboard dev` turns it on).
     dev_signing_route: bool = False
     dev_gateway_url: str = "http://127.0.0.1:8001"
+    # The dev routes hand out tokens and signatures: loopback clients only, unless this says so.
+    dev_routes_allow_remote_insecure: bool = False
 
     @model_validator(mode="after")
     def _needs_a_key_source(self) -> ApiSettings:

@@ -35,6 +35,11 @@ def _parser() -> argparse.ArgumentParser:
     dev.add_argument("--gateway-port", type=int, default=8001)
     dev.add_argument("--worker-port", type=int, default=8002)
     dev.add_argument("--data-dir", default=".scoreboard")
+    dev.add_argument(
+        "--allow-remote-dev-routes-insecure",
+        action="store_true",
+        help="let non-loopback clients use the demo page's dev routes, which mint tokens for anyone",
+    )
 
     play = sub.add_parser("play", help="play one action against a running stack (dev helper)")
     play.add_argument("--name", default="Alice")

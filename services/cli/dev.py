@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ipaddress
 import json
 import os
 import signal
@@ -32,6 +33,15 @@ from scoreboard.security.bearer import mint_dev_token
 from services.cli import dev_secrets
 
 READY_TIMEOUT_S = 60.0
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class DevStack:
@@ -94,6 +104,19 @@ class DevStack:
         api_origin = f"http://{host}:{self.args.api_port}"
         env.setdefault("SCOREBOARD_CORS_ORIGINS", f"{api_origin},http://localhost:{self.args.api_port}")
         env["SCOREBOARD_DEV_SIGNING_ROUTE"] = "true"
+        if self.args.allow_remote_dev_routes_insecure:
+            env["SCOREBOARD_DEV_ROUTES_ALLOW_REMOTE_INSECURE"] = "true"
+            print(
+                "WARNING: the dev routes accept any client: anyone who reaches this host can mint a "
+                "token and play as any player. Never do this on a network you do not trust.",
+                file=sys.stderr,
+            )
+        elif not _is_loopback(host):
+            print(
+                f"note: listening on {host}, but the demo page and its dev routes answer loopback "
+                "clients only (--allow-remote-dev-routes-insecure changes that).",
+                file=sys.stderr,
+            )
         env["SCOREBOARD_DEV_GATEWAY_URL"] = f"http://{host}:{self.args.gateway_port}"
         return env
 

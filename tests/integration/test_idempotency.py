@@ -57,6 +57,54 @@ async def test_replay_after_success_returns_the_same_answer(
     assert await user_state(database_url, alice.user_id) == (12, 3)
 
 
+SHORT_LIVED = ACTION_TYPES | {"blink": {"points": 3, "min_seconds": 0, "ttl_seconds": 0.4}}
+
+
+async def test_a_retry_after_its_ticket_expired_replays_the_stored_answer(
+    api_factory: Any, database_url: str
+) -> None:
+    api = await api_factory(action_types=SHORT_LIVED)
+    alice = Player()
+    ticket = await alice.ticket(api, "blink")
+    headers, body = alice.signed(ticket)
+    first = await api.post(INCREMENT, json=body, headers=headers)
+    await asyncio.sleep(0.5)  # the ticket has expired; the client never saw the first answer
+
+    retry_headers, retry_body = alice.signed(ticket)  # signed again, with a fresh timestamp
+    retry = await api.post(INCREMENT, json=retry_body, headers=retry_headers)
+
+    assert first.json()["newScore"] == 3
+    assert retry.status_code == 200, retry.text
+    assert retry.json() | {"rank": None} == {
+        "userId": str(alice.user_id),
+        "newScore": 3,
+        "rank": None,
+        "replayed": True,
+    }
+    assert retry.headers["idempotent-replayed"] == "true"
+    assert await user_state(database_url, alice.user_id) == (3, 1)
+
+
+async def test_an_expired_ticket_is_still_refused_when_its_action_never_counted_or_differs(
+    api_factory: Any, database_url: str
+) -> None:
+    api = await api_factory(action_types=SHORT_LIVED)
+    alice = Player()
+    unused, used = await alice.ticket(api, "blink"), await alice.ticket(api, "blink")
+    headers, body = alice.signed(used)
+    assert (await api.post(INCREMENT, json=body, headers=headers)).status_code == 200
+    await asyncio.sleep(0.5)
+
+    unused_headers, unused_body = alice.signed(unused)
+    never_counted = await api.post(INCREMENT, json=unused_body, headers=unused_headers)
+    other_delta_headers, other_delta = alice.signed(used, delta=1)
+    different = await api.post(INCREMENT, json=other_delta, headers=other_delta_headers)
+
+    assert_error(never_counted, 403, "UNAUTHORIZED", "ticket_expired")
+    assert_error(different, 409, "IDEMPOTENCY_CONFLICT", "payload_mismatch")
+    assert await user_state(database_url, alice.user_id) == (3, 1)
+
+
 async def test_retry_resigned_with_a_fresh_timestamp_is_a_replay(
     api: httpx.AsyncClient, database_url: str
 ) -> None:

@@ -83,6 +83,17 @@ async def apply_increments(
     return [by_ordinal[index + 1] for index in range(len(items))]
 
 
+async def recorded(executor: Executor, user_id: UUID, action_id: UUID) -> IncrementRecord | None:
+    """The stored outcome of (user, action), as a replay reports it; None when there is none."""
+    row = await executor.fetchrow(
+        "SELECT id AS event_id, score_after, created_at AS reached_at, request_hash, false AS inserted, "
+        "true AS is_public FROM score_events WHERE user_id = $1 AND action_id = $2",
+        user_id,
+        action_id,
+    )
+    return None if row is None else _record(row)[0]
+
+
 def _record(row: asyncpg.Record) -> tuple[IncrementRecord, bool]:
     record = IncrementRecord(
         event_id=row["event_id"],

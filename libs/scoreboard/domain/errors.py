@@ -71,6 +71,11 @@ class Unauthorized(ScoreboardError):
     default_message = "this request is not allowed"
 
 
+class NotFound(ScoreboardError):
+    code = ErrorCode.NOT_FOUND
+    default_message = "no such resource"
+
+
 class IdempotencyConflict(ScoreboardError):
     code = ErrorCode.IDEMPOTENCY_CONFLICT
     default_message = "this actionId was already used with a different payload"
