@@ -19,6 +19,7 @@ from scoreboard.redis_store.connection import create_redis
 from scoreboard.redis_store.jobs import JobQueue
 from scoreboard.redis_store.leaderboard import Leaderboard
 from scoreboard.redis_store.rate_limit import RateLimiter
+from scoreboard.redis_store.ticket_stagger import TicketStagger
 from scoreboard.security.bearer import TokenVerifier
 from scoreboard.security.realtime_tokens import RealtimeTokens
 from scoreboard.security.tickets import TicketBook
@@ -64,6 +65,7 @@ def _context(settings: ApiSettings, metrics: Metrics) -> ApiContext:
         limiter=RateLimiter(redis, on_fallback=metrics.rate_limit_fallback.inc),
         verifier=TokenVerifier(settings),
         tickets=TicketBook(settings.ticket_secret.get_secret_value()),
+        stagger=TicketStagger(redis, on_fallback=metrics.rate_limit_fallback.inc),
         realtime_tokens=RealtimeTokens(
             settings.ticket_secret.get_secret_value(), settings.realtime_token_ttl_s
         ),

@@ -13,6 +13,7 @@ from scoreboard.domain.actions import ActionType
 from scoreboard.redis_store.jobs import JobQueue
 from scoreboard.redis_store.leaderboard import Leaderboard
 from scoreboard.redis_store.rate_limit import RateLimiter
+from scoreboard.redis_store.ticket_stagger import TicketStagger
 from scoreboard.security.bearer import TokenVerifier
 from scoreboard.security.realtime_tokens import RealtimeTokens
 from scoreboard.security.tickets import TicketBook
@@ -32,6 +33,7 @@ class ApiContext:
     limiter: RateLimiter
     verifier: TokenVerifier
     tickets: TicketBook
+    stagger: TicketStagger
     realtime_tokens: RealtimeTokens
     action_types: dict[str, ActionType]
     signing_keys: dict[str, str]

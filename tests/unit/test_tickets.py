@@ -67,13 +67,49 @@ def test_malformed_nonce_is_ticket_invalid(nonce: str) -> None:
     assert _reason(error) is Reason.TICKET_INVALID
 
 
-def test_validly_signed_body_with_bad_fields_is_ticket_invalid() -> None:
+@pytest.mark.parametrize(
+    ("prefix", "fields"),
+    [
+        ("t1", b"not-a-uuid|also-not|quest|soon"),
+        ("t2", b"not-a-uuid|also-not|quest|soon|later"),
+        ("t2", b"only|four|fields|here"),
+    ],
+)
+def test_validly_signed_body_with_bad_fields_is_ticket_invalid(prefix: str, fields: bytes) -> None:
     book = TicketBook(SECRET)
-    body = _b64(b"not-a-uuid|also-not|quest|soon")
-    nonce = f"t1.{body}.{book._mac(body)}"
+    body = _b64(fields)
+    nonce = f"{prefix}.{body}.{book._mac(prefix, body)}"
     with pytest.raises(Unauthorized) as error:
         book.read(nonce)
     assert _reason(error) is Reason.TICKET_INVALID
+
+
+def test_a_ticket_issued_before_staggering_is_still_honoured() -> None:
+    """t1 tickets (no notBefore of their own) stay valid across the upgrade: min_seconds applies."""
+    book = TicketBook(SECRET)
+    ticket = _ticket()
+    body = _b64(f"{ticket.user_id}|{ticket.action_id}|{ticket.action_type}|{ticket.issued_at_ms}".encode())
+    legacy = book.read(f"t1.{body}.{book._mac('t1', body)}")
+    assert legacy == ticket
+    assert legacy.not_before_ms(QUEST) == ISSUED_MS + int(QUEST.min_seconds * 1000)
+
+
+def test_a_t1_mac_does_not_validate_the_same_body_as_t2() -> None:
+    """The version is under the MAC: a body cannot be replayed under another version."""
+    book = TicketBook(SECRET)
+    body = _b64(b"00000000-0000-0000-0000-000000000001|00000000-0000-0000-0000-000000000002|quest|1|1")
+    with pytest.raises(Unauthorized):
+        book.read(f"t2.{body}.{book._mac('t1', body)}")
+
+
+def test_a_staggered_ticket_is_refused_before_its_own_not_before() -> None:
+    ticket = Ticket(uuid4(), uuid4(), "quest", ISSUED_MS, earliest_ms=ISSUED_MS + 60_000)
+    read = TicketBook(SECRET).read(TicketBook(SECRET).issue(ticket))
+    assert read.not_before_ms(QUEST) == ISSUED_MS + 60_000
+    with pytest.raises(AbuseRejected):
+        check_ticket(
+            read, user_id=read.user_id, action_id=read.action_id, action_type=QUEST, now_ms=ISSUED_MS + 59_000
+        )
 
 
 def test_non_ascii_nonce_is_ticket_invalid_not_a_crash() -> None:

@@ -42,6 +42,11 @@ def rate_limit_key(scope: str, subject: str) -> str:
     return f"{RATE_LIMIT_PREFIX}{{rl}}:{scope}:{subject}"
 
 
+def ticket_stagger_key(user_id: str, action_type: str) -> str:
+    """The last notBefore handed to this user for this type (tagged per user: spread on Cluster)."""
+    return f"sb:{{user:{user_id}}}:stagger:{action_type}"
+
+
 def apply_job_id(board_id: str, user_id: str, score: int) -> str:
     """One job per committed state: a retried enqueue of the same state is deduplicated by arq."""
     return f"apply:{board_id}:{user_id}:{score}"

@@ -16,7 +16,8 @@ from uuid import UUID
 from scoreboard.domain.actions import ActionType
 from scoreboard.domain.errors import AbuseRejected, Reason, Unauthorized
 
-_PREFIX = "t1"
+_PREFIX = "t2"  # t2 carries its own notBefore (staggered tickets)
+_LEGACY_PREFIX = "t1"  # issued before staggering: notBefore is issuedAt + the type's min_seconds
 _KEY_CONTEXT = b"scoreboard/action-ticket/v1"
 
 
@@ -26,8 +27,14 @@ class Ticket:
     action_id: UUID
     action_type: str
     issued_at_ms: int
+    # Tickets of one type taken in advance are staggered: each one's notBefore is at least
+    # min_seconds after the previous one's (see redis_store/ticket_stagger.py). None: a ticket
+    # of a type without a minimum, or one issued before staggering (t1).
+    earliest_ms: int | None = None
 
     def not_before_ms(self, action_type: ActionType) -> int:
+        if self.earliest_ms is not None:
+            return self.earliest_ms
         return self.issued_at_ms + int(action_type.min_seconds * 1000)
 
     def expires_at_ms(self, action_type: ActionType) -> int:
@@ -46,27 +53,35 @@ class TicketBook:
     def __init__(self, secret: str) -> None:
         self._key = hmac.new(secret.encode(), _KEY_CONTEXT, hashlib.sha256).digest()
 
-    def _mac(self, body: str) -> str:
-        return _b64(hmac.new(self._key, body.encode(), hashlib.sha256).digest())
+    def _mac(self, prefix: str, body: str) -> str:
+        # t1 MACs covered the body alone; t2 MACs cover the version too.
+        material = body if prefix == _LEGACY_PREFIX else f"{prefix}.{body}"
+        return _b64(hmac.new(self._key, material.encode(), hashlib.sha256).digest())
 
     def issue(self, ticket: Ticket) -> str:
-        body = _b64(
-            f"{ticket.user_id}|{ticket.action_id}|{ticket.action_type}|{ticket.issued_at_ms}".encode()
-        )
-        return f"{_PREFIX}.{body}.{self._mac(body)}"
+        earliest = "" if ticket.earliest_ms is None else ticket.earliest_ms
+        fields = f"{ticket.user_id}|{ticket.action_id}|{ticket.action_type}|{ticket.issued_at_ms}|{earliest}"
+        body = _b64(fields.encode())
+        return f"{_PREFIX}.{body}.{self._mac(_PREFIX, body)}"
 
     def read(self, nonce: str) -> Ticket:
         """Return the ticket a nonce carries, or raise 403 ticket_invalid when it was not ours."""
         invalid = Unauthorized("the action ticket is not valid", reason=Reason.TICKET_INVALID)
         parts = nonce.split(".")
-        if len(parts) != 3 or parts[0] != _PREFIX:
+        if len(parts) != 3 or parts[0] not in (_PREFIX, _LEGACY_PREFIX):
             raise invalid
-        body, mac = parts[1], parts[2]
-        if not hmac.compare_digest(self._mac(body).encode(), mac.encode()):
+        prefix, body, mac = parts
+        if not hmac.compare_digest(self._mac(prefix, body).encode(), mac.encode()):
             raise invalid
         try:
-            user, action, action_type, issued = _unb64(body).decode().split("|")
-            return Ticket(UUID(user), UUID(action), action_type, int(issued))
+            fields = _unb64(body).decode().split("|")
+            if prefix == _LEGACY_PREFIX:
+                user, action, action_type, issued = fields
+                return Ticket(UUID(user), UUID(action), action_type, int(issued))
+            user, action, action_type, issued, earliest = fields
+            return Ticket(
+                UUID(user), UUID(action), action_type, int(issued), int(earliest) if earliest else None
+            )
         except ValueError as error:
             raise invalid from error
 

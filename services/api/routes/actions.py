@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from uuid_utils.compat import uuid7
 
-from scoreboard.domain.errors import ValidationFailed
+from scoreboard.domain.errors import RateLimited, ValidationFailed
 from scoreboard.security.tickets import Ticket
 from scoreboard.web.responses import JSONResponse
 from services.api.context import context_of
@@ -25,7 +25,12 @@ async def create_action(request: Request) -> Response:
         raise ValidationFailed(
             "unknown action type", details={"field": "type", "known": sorted(context.action_types)}
         )
-    ticket = Ticket(principal.user_id, uuid7(), action_type.name, int(time.time() * 1000))
+    slot = await context.stagger.reserve(str(principal.user_id), action_type)
+    if not slot.granted:  # so many tickets taken in advance that a new one would expire unused
+        raise RateLimited(slot.retry_after_s, "user")
+    ticket = Ticket(
+        principal.user_id, uuid7(), action_type.name, int(time.time() * 1000), earliest_ms=slot.not_before_ms
+    )
     payload = {
         "actionId": str(ticket.action_id),
         "nonce": context.tickets.issue(ticket),
