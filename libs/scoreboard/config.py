@@ -105,6 +105,8 @@ class WriteSettings(BaseScoreboardSettings):
     signature_tolerance_s: int = Field(default=300, ge=1)
     rate_limit_user_per_min: int = Field(default=60, ge=1)
     rate_limit_ip_per_min: int = Field(default=600, ge=1)
+    # The public Top-N reads, per address and per API process (services/api/read_limit.py).
+    rate_limit_read_ip_per_min: int = Field(default=1200, ge=1)
     trusted_proxies: Annotated[list[IPv4Network | IPv6Network], NoDecode] = Field(default_factory=list)
 
     @field_validator("signing_keys")

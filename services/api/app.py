@@ -15,6 +15,7 @@ from starlette.routing import Route
 from scoreboard.db.group_commit import GroupCommitter
 from scoreboard.db.pool import create_pool_lazily
 from scoreboard.domain.actions import ActionType
+from scoreboard.domain.models import DEFAULT_BOARD
 from scoreboard.redis_store.connection import create_redis
 from scoreboard.redis_store.jobs import JobQueue
 from scoreboard.redis_store.leaderboard import Leaderboard
@@ -29,6 +30,7 @@ from scoreboard.web.errors import EXCEPTION_HANDLERS
 from scoreboard.web.middleware import RequestContextMiddleware
 from services.api import openapi
 from services.api.context import ApiContext
+from services.api.read_limit import ReadLimiter
 from services.api.routes import actions, demo, health, increments, leaderboard, realtime
 from services.api.settings import ApiSettings
 from services.api.top_cache import TopCache
@@ -76,6 +78,8 @@ def _context(settings: ApiSettings, metrics: Metrics) -> ApiContext:
         signing_keys={key_id: secret.get_secret_value() for key_id, secret in settings.signing_keys.items()},
         metrics=metrics,
         top_cache=TopCache(settings.top_cache_ms),
+        read_limiter=ReadLimiter(settings.rate_limit_read_ip_per_min),
+        boards=frozenset({DEFAULT_BOARD}),
         committer=(
             GroupCommitter(pool, flushers=settings.db_group_flushers, max_batch=settings.db_group_max)
             if settings.db_group_commit

@@ -18,6 +18,7 @@ from scoreboard.security.bearer import TokenVerifier
 from scoreboard.security.realtime_tokens import RealtimeTokens
 from scoreboard.security.tickets import TicketBook
 from scoreboard.telemetry.metrics import Metrics
+from services.api.read_limit import ReadLimiter
 from services.api.schemas import TopQueries
 from services.api.settings import ApiSettings
 from services.api.top_cache import TopCache
@@ -39,6 +40,8 @@ class ApiContext:
     signing_keys: dict[str, str]
     metrics: Metrics
     top_cache: TopCache
+    read_limiter: ReadLimiter
+    boards: frozenset[str]
     committer: GroupCommitter | None  # None: one transaction per increment
     top_queries: TopQueries = field(default_factory=TopQueries)
 

@@ -7,6 +7,8 @@ outcome is the same as checking one after the other, including which window a re
 
 from __future__ import annotations
 
+import math
+
 from starlette.requests import Request
 
 from scoreboard.domain.errors import RateLimited, Reason, Unauthenticated
@@ -55,6 +57,14 @@ async def authenticate(request: Request, context: ApiContext) -> Principal:
     principal = await context.verifier.verify(token.strip())
     request.state.user_id = principal.user_id
     return principal
+
+
+def limit_reads(request: Request, context: ApiContext) -> None:
+    """The per-IP limit of the public reads (in process: see read_limit.py)."""
+    wait_s = context.read_limiter.admit(_caller_address(request, context))
+    if wait_s:
+        context.metrics.rate_limited.labels("read-ip").inc()
+        raise RateLimited(max(1, math.ceil(wait_s)), "ip")
 
 
 async def limit_ip(request: Request, context: ApiContext, scope: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
@@ -10,11 +11,12 @@ import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 from starlette.requests import Request
 
-from scoreboard.domain.errors import ValidationFailed
+from scoreboard.domain.errors import NotFound, ValidationFailed
+from scoreboard.domain.models import DEFAULT_BOARD
 from scoreboard.domain.text import clean_text, has_unsafe_characters
 
 MAX_BODY_BYTES = 8 * 1024
-BOARD_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.:-]{0,63}$")
+BOARD_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")  # DESIGN section 10
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -100,10 +102,13 @@ def int_query(request: Request, name: str, *, default: int, low: int, high: int)
     return int(raw)
 
 
-def board_query(request: Request) -> str:
-    board = request.query_params.get("board", "global")
-    if not BOARD_PATTERN.match(board):
+def board_query(request: Request, known: Collection[str]) -> str:
+    """A configured board: malformed is 400, unknown is 404, and neither costs a database query."""
+    board = request.query_params.get("board", DEFAULT_BOARD)
+    if not BOARD_PATTERN.fullmatch(board):
         raise ValidationFailed("board is not a valid board id", details={"field": "board"})
+    if board not in known:
+        raise NotFound("no such board", details={"board": board})
     return board
 
 
@@ -115,15 +120,18 @@ class TopQueries:
         self._parsed: dict[bytes, tuple[str, int]] = {}
         self._capacity = capacity
 
+    def __len__(self) -> int:
+        return len(self._parsed)
+
     def known(self, raw: bytes) -> tuple[str, int] | None:
         """A query string parsed before (valid), or None."""
         return self._parsed.get(raw)
 
-    def parse(self, request: Request) -> tuple[str, int]:
+    def parse(self, request: Request, boards: Collection[str]) -> tuple[str, int]:
         raw: bytes = request.scope["query_string"]
         found = self._parsed.get(raw)
         if found is None:
-            found = (board_query(request), int_query(request, "limit", default=10, low=1, high=50))
+            found = (board_query(request, boards), int_query(request, "limit", default=10, low=1, high=50))
             if len(self._parsed) >= self._capacity:
                 self._parsed.clear()
             self._parsed[raw] = found

@@ -37,9 +37,12 @@ def cached_body(body: bytes, expires_at: float) -> CachedBody:
 
 
 class TopCache:
-    def __init__(self, ttl_ms: int, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, ttl_ms: int, clock: Callable[[], float] = time.monotonic, capacity: int = 4096
+    ) -> None:
         self._ttl_s = ttl_ms / 1000
         self._clock = clock
+        self._capacity = capacity  # keys are (known board, limit): bounded anyway, and here too
         self._entries: dict[tuple[str, int], CachedBody] = {}
         self._inflight: dict[tuple[str, int], asyncio.Future[CachedBody]] = {}
 
@@ -68,6 +71,8 @@ class TopCache:
         body = await load()
         fresh = cached_body(body, self._clock() + self._ttl_s)
         if self._ttl_s > 0:
+            if len(self._entries) >= self._capacity:
+                self._entries.clear()
             self._entries[key] = fresh
         return fresh
 
@@ -75,6 +80,9 @@ class TopCache:
         self._inflight.pop(key, None)
         if not done.cancelled():
             done.exception()  # retrieved here, so a failure nobody waited for is not reported twice
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
     def clear(self) -> None:
         self._entries.clear()

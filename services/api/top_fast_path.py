@@ -3,8 +3,8 @@
 Pollers ask for the same few Top-N bodies thousands of times a second. When the query string
 was seen before and its body is fresh in the cache, this answers at once with the prebuilt
 response, doing the request-context work (request id, request metrics, cache metric) itself,
-once. Everything else (a miss, a new or invalid query, CORS, tracing) goes through the full
-stack unchanged, which also fills the cache.
+once, after the per-IP read limit. Everything else (a miss, a new or invalid query, a refused
+read, CORS, tracing) goes through the full stack unchanged, which also fills the cache.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from scoreboard.telemetry import tracing
 from scoreboard.telemetry.metrics import Metrics
 from scoreboard.web.middleware import AccessLog, RequestIds, RequestLog
+from services.api.client_ip import client_ip
 
 TOP_PATH = "/api/leaderboard/top"
 
@@ -36,8 +37,8 @@ class TopFastPath:
         query = context.top_queries.known(scope["query_string"])
         cached = context.top_cache.fresh(query) if query is not None else None
         headers = dict(scope["headers"])
-        if cached is None or b"origin" in headers or tracing.enabled():
-            await self.app(scope, receive, send)
+        if cached is None or b"origin" in headers or tracing.enabled() or not self._admitted(scope, headers):
+            await self.app(scope, receive, send)  # a refused read gets its 429 from the route
             return
         offered = headers.get(b"if-none-match")
         not_modified = offered is not None and etag_matches(offered.decode("latin-1"), cached.etag)
@@ -54,6 +55,15 @@ class TopFastPath:
         await send({"type": "http.response.body", "body": body})
         self._hits.inc()
         self.log.record(TOP_PATH, "GET", status, time.perf_counter() - started)
+
+    def _admitted(self, scope: Scope, headers: dict[bytes, bytes]) -> bool:
+        context = scope["state"]["context"]
+        peer = scope["client"][0] if scope.get("client") else None
+        forwarded = headers.get(b"x-forwarded-for")
+        address = client_ip(
+            peer, forwarded.decode("latin-1") if forwarded else None, context.settings.trusted_proxies
+        )
+        return not context.read_limiter.admit(address)
 
 
 def etag_matches(if_none_match: str | None, etag: str) -> bool:

@@ -10,11 +10,15 @@ import pytest
 from asgi_lifespan import LifespanManager
 
 from services.api.app import create_app
+from services.api.context import ApiContext
 from services.worker.context import WorkerContext
 from services.worker.main import build_context
 from tests.factories import api_settings, worker_settings
 
 ApiClientFactory = Callable[..., Any]
+
+# The lifespan's context of each API client made by api_factory (for tests that look inside).
+contexts: dict[httpx.AsyncClient, ApiContext] = {}
 
 
 @pytest.fixture
@@ -36,10 +40,12 @@ async def api_factory(database_url: str, redis_url: str) -> AsyncIterator[ApiCli
         managers.append(manager)
         client = httpx.AsyncClient(transport=httpx.ASGITransport(app=manager.app), base_url="http://api.test")
         clients.append(client)
+        contexts[client] = manager._state["context"]
         return client
 
     yield make
     for client in clients:
+        contexts.pop(client, None)
         await client.aclose()
     for manager in reversed(managers):
         await manager.__aexit__(None, None, None)

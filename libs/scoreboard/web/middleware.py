@@ -19,6 +19,8 @@ _UNLOGGED = {"/healthz", "/readyz", "/metrics"}
 SLOW_REQUEST_S = 1.0
 
 AccessLog = Literal["all", "errors", "off"]
+# Any other method (a client may send any token) is counted as OTHER: the series stay bounded.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 access_log = logging.getLogger("scoreboard.access")
 
@@ -56,6 +58,8 @@ class RequestLog:
         self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     def record(self, route: str, method: str, status: int, elapsed: float) -> None:
+        if method not in KNOWN_METHODS:
+            method = "OTHER"
         key = (route, method, status)
         series = self._series.get(key)
         if series is None:

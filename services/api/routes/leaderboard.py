@@ -11,7 +11,7 @@ from starlette.responses import Response
 from scoreboard.web.responses import JSONResponse
 from services.api import standings
 from services.api.context import context_of
-from services.api.guards import authenticate, limit_ip
+from services.api.guards import authenticate, limit_ip, limit_reads
 from services.api.schemas import board_query, int_query
 from services.api.top_fast_path import etag_matches
 
@@ -28,7 +28,8 @@ class PrebuiltResponse(Response):
 
 async def top(request: Request) -> Response:
     context = context_of(request)
-    board, limit = context.top_queries.parse(request)
+    limit_reads(request, context)
+    board, limit = context.top_queries.parse(request, context.boards)
 
     async def load() -> bytes:
         entries = await standings.ranked_slice(context, board, limit)
@@ -44,7 +45,7 @@ async def my_score(request: Request) -> Response:
     context = context_of(request)
     await limit_ip(request, context, "read-ip")
     principal = await authenticate(request, context)
-    board = board_query(request)
+    board = board_query(request, context.boards)
     found = await standings.score_and_rank(context, board, principal.user_id)
     score, rank = found if found else (0, None)
     return JSONResponse({"userId": str(principal.user_id), "score": score, "rank": rank})
@@ -55,7 +56,7 @@ async def around_me(request: Request) -> Response:
     await limit_ip(request, context, "read-ip")
     principal = await authenticate(request, context)
     radius = int_query(request, "radius", default=5, low=0, high=25)
-    board = board_query(request)
+    board = board_query(request, context.boards)
     found = await standings.score_and_rank(context, board, principal.user_id)
     body: dict[str, Any] = {"userId": str(principal.user_id), "score": 0, "rank": None, "entries": []}
     if found:
