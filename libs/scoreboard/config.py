@@ -133,7 +133,8 @@ class HttpSettings(BaseScoreboardSettings):
 
 
 class LeaderboardSettings(BaseScoreboardSettings):
-    top_cache_ms: int = Field(default=500, ge=0, le=5000)
+    # At most a second: a privacy change must reach every read within 2 s (DESIGN section 4).
+    top_cache_ms: int = Field(default=500, ge=0, le=1000)
     leaderboard_coalesce_ms: int = Field(default=100, ge=10, le=10_000)
 
 

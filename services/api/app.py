@@ -31,7 +31,7 @@ from scoreboard.web.middleware import RequestContextMiddleware
 from services.api import openapi
 from services.api.context import ApiContext
 from services.api.read_limit import ReadLimiter
-from services.api.routes import actions, demo, health, increments, leaderboard, realtime
+from services.api.routes import actions, demo, health, increments, leaderboard, privacy, realtime
 from services.api.settings import ApiSettings
 from services.api.top_cache import TopCache
 from services.api.top_fast_path import TopFastPath
@@ -44,6 +44,7 @@ def _routes(settings: ApiSettings) -> list[Route]:
         Route("/api/leaderboard/top", leaderboard.top, methods=["GET"]),
         Route("/api/leaderboard/around/me", leaderboard.around_me, methods=["GET"]),
         Route("/api/scores/me", leaderboard.my_score, methods=["GET"]),
+        Route("/api/me/privacy", privacy.set_privacy, methods=["PUT"]),
         Route("/api/realtime/token", realtime.realtime_token, methods=["GET"]),
         Route("/api/openapi.json", openapi.openapi_document, methods=["GET"]),
         Route("/healthz", health.healthz, methods=["GET"]),
@@ -112,7 +113,7 @@ def create_app(settings: ApiSettings | None = None) -> Starlette:
             Middleware(
                 CORSMiddleware,
                 allow_origins=settings.cors_origins,
-                allow_methods=["GET", "POST"],
+                allow_methods=["GET", "POST", "PUT"],
                 allow_headers=["authorization", "content-type", "x-request-timestamp", "x-request-id"],
                 expose_headers=["x-request-id", "etag", "retry-after"],
             )

@@ -35,7 +35,11 @@ _RANKED = {
     },
 }
 _BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
-_BOARD = {"name": "board", "in": "query", "schema": {"type": "string", "default": "global"}}
+_BOARD = {
+    "name": "board",
+    "in": "query",
+    "schema": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,31}$", "default": "global"},
+}
 
 _COMMON_AUTH_ERRORS = {
     "400": _error("VALIDATION_ERROR"),
@@ -115,6 +119,16 @@ SCHEMAS: dict[str, Any] = {
         "properties": {"token": {"type": "string"}, "expiresIn": {"type": "integer"}},
     },
     "Health": {"type": "object", "properties": {"status": {"type": "string"}}},
+    "PrivacyRequest": {
+        "type": "object",
+        "required": ["public"],
+        "properties": {"public": {"type": "boolean", "description": "false: shown as Anonymous"}},
+    },
+    "Privacy": {
+        "type": "object",
+        "required": ["userId", "public"],
+        "properties": {"userId": _UUID, "public": {"type": "boolean"}},
+    },
 }
 
 PATHS: dict[str, Any] = {
@@ -166,6 +180,8 @@ PATHS: dict[str, Any] = {
                 "200": _json({"type": "array", "items": _ref("RankedEntry")}, "ranked entries"),
                 "304": {"description": "unchanged since the ETag offered"},
                 "400": _error("VALIDATION_ERROR"),
+                "404": _error("NOT_FOUND: no such board"),
+                "429": _error("RATE_LIMITED (Retry-After set)"),
                 "503": _error("UNAVAILABLE"),
             },
         }
@@ -191,6 +207,17 @@ PATHS: dict[str, Any] = {
             "security": _BEARER,
             "parameters": [_BOARD],
             "responses": {"200": _json(_ref("MyScore"), "my score"), **_COMMON_AUTH_ERRORS},
+        }
+    },
+    "/api/me/privacy": {
+        "put": {
+            "summary": "Be shown by name or as Anonymous on every board and stream (within 2 s)",
+            "security": _BEARER,
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _ref("PrivacyRequest")}},
+            },
+            "responses": {"200": _json(_ref("Privacy"), "the choice recorded"), **_COMMON_AUTH_ERRORS},
         }
     },
     "/api/realtime/token": {

@@ -8,7 +8,16 @@ from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
 import orjson
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+)
 from starlette.requests import Request
 
 from scoreboard.domain.errors import NotFound, ValidationFailed
@@ -46,6 +55,10 @@ class IncrementRequest(_Body):
     nonce: Annotated[PrintableStr, Field(min_length=1, max_length=512)]
     signature: Annotated[StrictStr, Field(pattern=r"^[0-9a-fA-F]{64}$")]
     keyId: Annotated[PrintableStr, Field(min_length=1, max_length=64)] = "default"
+
+
+class PrivacyRequest(_Body):
+    public: StrictBool
 
 
 class BodyTooLarge(ValidationFailed):

@@ -8,6 +8,7 @@ from typing import Any
 import asyncpg
 from arq.connections import ArqRedis
 
+from scoreboard.domain.models import DEFAULT_BOARD
 from scoreboard.redis_store.leaderboard import Leaderboard
 from scoreboard.telemetry.metrics import Metrics
 from services.worker.settings import WorkerSettings
@@ -22,6 +23,7 @@ class WorkerContext:
     leaderboard: Leaderboard
     metrics: Metrics
     publisher: TopPublisher
+    boards: tuple[str, ...] = (DEFAULT_BOARD,)
 
 
 def context_of(ctx: dict[str, Any]) -> WorkerContext:

@@ -17,11 +17,11 @@ from redis.exceptions import RedisError
 from scoreboard.db.pool import create_pool_lazily
 from scoreboard.redis_store.connection import UNAVAILABLE_ERRORS as REDIS_DOWN
 from scoreboard.redis_store.connection import create_redis
-from scoreboard.redis_store.jobs import APPLY_SCORE, job_deserializer, job_serializer
+from scoreboard.redis_store.jobs import APPLY_SCORE, REFRESH_PROFILES, job_deserializer, job_serializer
 from scoreboard.redis_store.keys import JOB_QUEUE
 from scoreboard.redis_store.leaderboard import Leaderboard
 from scoreboard.telemetry.metrics import Metrics
-from services.worker import jobs, reconciler
+from services.worker import jobs, profiles, reconciler
 from services.worker.context import WorkerContext
 from services.worker.health import EmbeddedServer, create_health_app
 from services.worker.settings import WorkerSettings
@@ -60,7 +60,10 @@ def build_worker(settings: WorkerSettings, context: WorkerContext) -> Worker:
     redis_settings.conn_retries = CONNECT_RETRIES
     redis_settings.conn_timeout = int(max(1, settings.redis_timeout_s))
     return Worker(
-        functions=[func(jobs.apply_score, name=APPLY_SCORE, max_tries=1000, timeout=10)],
+        functions=[
+            func(jobs.apply_score, name=APPLY_SCORE, max_tries=1000, timeout=10),
+            func(profiles.refresh_profiles, name=REFRESH_PROFILES, max_tries=5, timeout=10),
+        ],
         cron_jobs=[
             # A rebuild of a very large board may take minutes; later ticks skip it meanwhile.
             cron(reconciler.reconcile, second=set(range(60)), unique=True, timeout=600, run_at_startup=True)

@@ -7,7 +7,8 @@ Every second (arq cron, one run at a time across workers) the reconciler
   meanwhile merged (see rebuild);
 * then re-applies every score changed since its watermark minus a safety margin (a transaction
   that stamped `updated_at` before the watermark may commit after it), announcing those whose
-  event never went out because the enqueue or the job was lost.
+  event never went out because the enqueue or the job was lost;
+* and carries profile changes (names, privacy) over to Redis (services/worker/profiles.py).
 Applying is absolute and version-guarded, so re-applying what is already there changes nothing.
 """
 
@@ -27,15 +28,15 @@ import orjson
 
 from scoreboard.db import scores, users
 from scoreboard.db.pool import UNAVAILABLE_ERRORS as DB_DOWN
-from scoreboard.domain.models import DEFAULT_BOARD, ScoreState
+from scoreboard.domain.models import ScoreState
 from scoreboard.redis_store.connection import UNAVAILABLE_ERRORS as REDIS_DOWN
 from scoreboard.redis_store.keys import BoardKeys
+from services.worker import profiles
 from services.worker.context import WorkerContext, context_of
 from services.worker.jobs import announce
 
 log = logging.getLogger("scoreboard.worker.reconciler")
 
-BOARDS = (DEFAULT_BOARD,)
 LOCK_TTL_MS = 60_000
 TICK_BUDGET_S = 0.8
 
@@ -50,7 +51,7 @@ return 0
 async def reconcile(ctx: dict[str, Any]) -> str:
     context = context_of(ctx)
     outcome = []
-    for board_id in BOARDS:
+    for board_id in context.boards:
         try:
             if not await context.leaderboard.is_ready(board_id):
                 outcome.append(await rebuild(context, board_id))
@@ -60,6 +61,12 @@ async def reconcile(ctx: dict[str, Any]) -> str:
             log.warning("reconcile skipped", extra={"board": board_id, "error": type(error).__name__})
             context.metrics.jobs.labels("reconcile", "skipped").inc()
             outcome.append("skipped")
+    try:
+        if corrected := await profiles.sync_profiles(context):
+            outcome.append(f"profiles:{corrected}")
+    except (*REDIS_DOWN, *DB_DOWN) as error:
+        log.warning("profile sync skipped", extra={"error": type(error).__name__})
+        outcome.append("profiles:skipped")
     return ",".join(outcome)
 
 

@@ -51,3 +51,44 @@ async def test_a_migration_changed_after_it_was_applied_is_refused(database_url:
             await migrate(connection, [tampered, *rest])
     finally:
         await connection.close()
+
+
+async def test_0003_keeps_every_row_and_starts_the_profile_feed_at_creation(
+    empty_database: str, servers: ServerSet
+) -> None:
+    earlier = [m for m in bundled_migrations() if m.version < "0003"]
+    connection = await asyncpg.connect(empty_database)
+    try:
+        await migrate(connection, earlier)
+        await connection.execute(
+            "INSERT INTO users (id, display_name, is_public, created_at) VALUES "
+            "('00000000-0000-0000-0000-000000000001', 'Ann', true, '2024-01-01T00:00:00Z'), "
+            "('00000000-0000-0000-0000-000000000002', 'Ben', false, '2024-02-01T00:00:00Z')"
+        )
+        await connection.execute(
+            "SELECT scoreboard_apply_increment('global', '00000000-0000-0000-0000-000000000001', 'Ann', "
+            "'00000000-0000-0000-0000-0000000000a1', 'default', 3, 'h', 'default', NULL, NULL, NULL)"
+        )
+
+        assert "0003_user_profile_changes" in await migrate(connection)
+
+        users = await connection.fetch(
+            "SELECT id, display_name, is_public, created_at, updated_at FROM users"
+        )
+        assert {(u["display_name"], u["is_public"]) for u in users} == {("Ann", True), ("Ben", False)}
+        assert all(u["updated_at"] == u["created_at"] for u in users)
+        assert await connection.fetchval("SELECT score FROM scores") == 3
+        assert await connection.fetchval("SELECT count(*) FROM score_events") == 1
+
+        # The trigger moves updated_at only when the profile really changes.
+        await connection.execute("UPDATE users SET display_name = 'Ann' WHERE display_name = 'Ann'")
+        assert await connection.fetchval(
+            "SELECT updated_at = created_at FROM users WHERE display_name = 'Ann'"
+        )
+        await connection.execute("UPDATE users SET is_public = false WHERE display_name = 'Ann'")
+        assert await connection.fetchval(
+            "SELECT updated_at > created_at + interval '1 day' FROM users WHERE display_name = 'Ann'"
+        )
+    finally:
+        await connection.close()
+        await servers.drop_database(empty_database)

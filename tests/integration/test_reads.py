@@ -15,6 +15,7 @@ import httpx
 
 from scoreboard.domain.models import ScoreState
 from scoreboard.domain.ranking import to_micros
+from services.worker import profiles
 from services.worker.context import WorkerContext
 from tests.factories import Player
 
@@ -239,7 +240,8 @@ async def test_private_users_are_anonymous_but_keep_their_rank(
     await play_ok(api, bob, "quiz")
     await play_ok(api, cyd)
     await worker.pool.execute("UPDATE users SET is_public = false WHERE id = $1", bob.user_id)
-    await play_ok(api, bob)  # Bob's next write refreshes his cached profile in Redis: 11 points
+    await play_ok(api, bob)  # 11 points
+    await profiles.sync_profiles(worker)  # the worker's profile feed carries the change to Redis
 
     expected = [
         {"userId": None, "displayName": "Anonymous", "score": 11, "rank": 1},

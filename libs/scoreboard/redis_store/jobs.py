@@ -21,6 +21,7 @@ from scoreboard.domain.models import ScoreState
 from scoreboard.redis_store.keys import JOB_QUEUE, apply_job_id
 
 APPLY_SCORE = "apply_score"
+REFRESH_PROFILES = "refresh_profiles"
 JOB_EXPIRES_MS = 86_400_000  # arq's default: a job not run within a day is dropped
 
 # KEYS: job key, result key, queue.  ARGV: job id, serialized job, score (ms), expiry (ms).
@@ -70,8 +71,12 @@ class JobQueue:
     async def queue_apply_score(self, pipe: Pipeline, payload: dict[str, Any]) -> None:
         """Add the enqueue of an apply_score job to a pipeline (it runs when the pipeline does)."""
         job_id = apply_job_id(payload["board"], payload["userId"], payload["newScore"])
+        await self.queue(pipe, APPLY_SCORE, payload, job_id)
+
+    async def queue(self, pipe: Pipeline, function: str, payload: dict[str, Any], job_id: str) -> None:
+        """Add the enqueue of one job (skipped when that job id is already queued) to a pipeline."""
         now_ms = int(time.time() * 1000)
-        job = serialize_job(APPLY_SCORE, (payload,), {}, None, now_ms, serializer=job_serializer)
+        job = serialize_job(function, (payload,), {}, None, now_ms, serializer=job_serializer)
         keys = [job_key_prefix + job_id, result_key_prefix + job_id, JOB_QUEUE]
         await self._enqueue(keys=keys, args=[job_id, job, now_ms, JOB_EXPIRES_MS], client=pipe)
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 EVENT_STREAM = "scores.updated"
 JOB_QUEUE = "scoreboard:jobs"
-PROFILES = "sb:profiles"
+PROFILES = "sb:profiles"  # HASH user id -> [display name, is public] (redis_store/profiles.py)
+PROFILES_WATERMARK = "sb:profiles:watermark"  # STRING epoch seconds of the profile change feed
 RATE_LIMIT_PREFIX = "sb:rl:"
 
 

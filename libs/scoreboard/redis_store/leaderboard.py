@@ -21,6 +21,7 @@ from scoreboard.domain.models import RankedEntry, ScoreState
 from scoreboard.domain.ranking import decode_member, encode_member
 from scoreboard.redis_store.connection import UNAVAILABLE_ERRORS
 from scoreboard.redis_store.keys import PROFILES, BoardKeys
+from scoreboard.redis_store.profiles import profile_value
 
 # KEYS: ranking, members, emitted, ready.  ARGV: (user, score, member) triples.
 # Returns per entry {applied, rank (1-based), needs_event, board_ready}.
@@ -186,10 +187,6 @@ def _rebuild_keys(keys: BoardKeys) -> list[str]:
     ]
 
 
-def _profile_value(display_name: str, is_public: bool) -> str:
-    return orjson.dumps([display_name, is_public]).decode()
-
-
 class Leaderboard:
     """One process's handle on the Redis side of every board."""
 
@@ -224,7 +221,8 @@ class Leaderboard:
         member = encode_member(state.user_id, state.reached_at_us)
         args: list[str | int] = [str(state.user_id), state.score, member]
         await self._apply(keys=keys.script_keys, args=args, client=pipe)
-        pipe.hset(PROFILES, str(state.user_id), _profile_value(display_name, is_public))
+        # Only when missing: a queued copy must not undo a later name or privacy change.
+        pipe.hsetnx(PROFILES, str(state.user_id), profile_value(display_name, is_public))
 
     @staticmethod
     def write_through_outcome(raw: list[list[int]]) -> ApplyOutcome:
@@ -239,9 +237,7 @@ class Leaderboard:
         if profiles:
             await self._redis.hset(  # type: ignore[misc]  # redis-py types sync and async as one
                 PROFILES,
-                mapping={
-                    str(user): _profile_value(name, public) for user, (name, public) in profiles.items()
-                },
+                mapping={str(user): profile_value(name, public) for user, (name, public) in profiles.items()},
             )
 
     async def begin_rebuild(self, board_id: str, lock_token: str) -> bool:
