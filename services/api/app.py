@@ -24,7 +24,7 @@ from scoreboard.security.realtime_tokens import RealtimeTokens
 from scoreboard.security.tickets import TicketBook
 from scoreboard.telemetry import tracing
 from scoreboard.telemetry.metrics import Metrics
-from scoreboard.web.errors import EXCEPTION_HANDLERS
+from scoreboard.web.errors import EXCEPTION_HANDLERS, InternalErrors
 from scoreboard.web.middleware import RequestContextMiddleware
 from services.api import openapi
 from services.api.context import ApiContext
@@ -111,6 +111,7 @@ def create_app(settings: ApiSettings | None = None) -> Starlette:
                 expose_headers=["x-request-id", "etag", "retry-after"],
             )
         )
+    middleware.append(Middleware(InternalErrors))  # innermost: its 500s pass every other middleware
     return Starlette(
         routes=_routes(settings),
         middleware=middleware,
