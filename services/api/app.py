@@ -42,7 +42,11 @@ def _routes(settings: ApiSettings) -> list[Route]:
         Route("/api/leaderboard/around/me", leaderboard.around_me, methods=["GET"]),
         Route("/api/scores/me", leaderboard.my_score, methods=["GET"]),
         Route("/api/realtime/token", realtime.realtime_token, methods=["GET"]),
-        Route("/api/openapi.json", openapi.openapi_document, methods=["GET"]),
+        Route(
+            "/api/openapi.json",
+            openapi.endpoint(openapi.build_document(settings.action_types)),
+            methods=["GET"],
+        ),
         Route("/healthz", health.healthz, methods=["GET"]),
         Route("/readyz", health.readyz, methods=["GET"]),
         Route("/metrics", health.metrics, methods=["GET"]),
