@@ -271,7 +271,13 @@ PATHS: dict[str, Any] = {
 def build_document(action_types: Collection[str]) -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
-        "info": {"title": "Scoreboard API", "version": "1"},
+        "info": {
+            "title": "Scoreboard API",
+            "version": "1",
+            # What JSON Schema cannot say: 885.0 is an integer to it, but not to the server.
+            "description": "Request bodies are parsed with strict JSON types: an integer field takes an "
+            'integer literal (885, not 885.0 or "885"), a string field a string.',
+        },
         "paths": PATHS,
         "components": {
             "schemas": RESPONSE_SCHEMAS | request_schemas(action_types),
