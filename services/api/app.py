@@ -26,7 +26,7 @@ from scoreboard.security.realtime_tokens import RealtimeTokens
 from scoreboard.security.tickets import TicketBook
 from scoreboard.telemetry import tracing
 from scoreboard.telemetry.metrics import Metrics
-from scoreboard.web.errors import EXCEPTION_HANDLERS
+from scoreboard.web.errors import EXCEPTION_HANDLERS, InternalErrors
 from scoreboard.web.middleware import RequestContextMiddleware
 from services.api import openapi
 from services.api.context import ApiContext
@@ -46,7 +46,11 @@ def _routes(settings: ApiSettings) -> list[Route]:
         Route("/api/scores/me", leaderboard.my_score, methods=["GET"]),
         Route("/api/me/privacy", privacy.set_privacy, methods=["PUT"]),
         Route("/api/realtime/token", realtime.realtime_token, methods=["GET"]),
-        Route("/api/openapi.json", openapi.openapi_document, methods=["GET"]),
+        Route(
+            "/api/openapi.json",
+            openapi.endpoint(openapi.build_document(settings.action_types)),
+            methods=["GET"],
+        ),
         Route("/healthz", health.healthz, methods=["GET"]),
         Route("/readyz", health.readyz, methods=["GET"]),
         Route("/metrics", health.metrics, methods=["GET"]),
@@ -118,6 +122,7 @@ def create_app(settings: ApiSettings | None = None) -> Starlette:
                 expose_headers=["x-request-id", "etag", "retry-after"],
             )
         )
+    middleware.append(Middleware(InternalErrors))  # innermost: its 500s pass every other middleware
     return Starlette(
         routes=_routes(settings),
         middleware=middleware,

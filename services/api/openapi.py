@@ -1,26 +1,53 @@
-"""The OpenAPI document of the API, served at /api/openapi.json and checked by a test."""
+"""The OpenAPI document of the API, served at /api/openapi.json and checked by tests.
+
+Request bodies are the JSON schemas of the pydantic models the server validates with, and the
+`board` pattern is the server's own, so the document cannot be looser than the server; the
+action types are this deployment's, so the document is built per app from its settings. The
+query and header constraints are checked against the server's answers by a test
+(tests/integration/test_openapi.py).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
 from scoreboard.domain.errors import ErrorCode
-from scoreboard.web.responses import JSONResponse
+from services.api.schemas import BOARD_PATTERN, ActionRequest, IncrementRequest, PrivacyRequest
+
+TIMESTAMP_PATTERN = "^[0-9]{1,12}$"  # as services/api/increments.py parse_timestamp
 
 
 def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
+# Every response carries one (DESIGN section 4); refusals that may be retried say when.
+_REQUEST_ID = {"x-request-id": {"required": True, "schema": {"type": "string", "minLength": 1}}}
+_WWW_AUTHENTICATE = {
+    "WWW-Authenticate": {"required": True, "schema": {"type": "string", "pattern": "^Bearer"}}
+}
+_RETRY_AFTER = {"Retry-After": {"required": True, "schema": {"type": "string", "pattern": "^[1-9][0-9]*$"}}}
 
 
-def _error(description: str) -> dict[str, Any]:
-    return _json(_ref("Error"), description)
+def _json(schema: dict[str, Any], description: str, **headers: Any) -> dict[str, Any]:
+    return {
+        "description": description,
+        "headers": _REQUEST_ID | headers,
+        "content": {"application/json": {"schema": schema}},
+    }
+
+
+def _error(description: str, retry_after: bool = False) -> dict[str, Any]:
+    return _json(_ref("Error"), description, **(_RETRY_AFTER if retry_after else {}))
+
+
+def _plain(description: str) -> dict[str, Any]:
+    return {"description": description, "headers": _REQUEST_ID}
 
 
 _UUID = {"type": "string", "format": "uuid"}
@@ -38,17 +65,22 @@ _BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 _BOARD = {
     "name": "board",
     "in": "query",
-    "schema": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,31}$", "default": "global"},
+    "schema": {"type": "string", "pattern": BOARD_PATTERN.pattern, "default": "global"},
 }
 
+_INTERNAL = {"500": _error("INTERNAL_ERROR: no stack trace or SQL in the body")}
+_UNAVAILABLE = {"503": _error("UNAVAILABLE", retry_after=True)}
 _COMMON_AUTH_ERRORS = {
     "400": _error("VALIDATION_ERROR"),
-    "401": _error("UNAUTHENTICATED"),
-    "429": _error("RATE_LIMITED (Retry-After set)"),
-    "503": _error("UNAVAILABLE"),
+    "401": _json(_ref("Error"), "UNAUTHENTICATED", **_WWW_AUTHENTICATE),
+    "429": _error("RATE_LIMITED", retry_after=True),
+    **_UNAVAILABLE,
+    **_INTERNAL,
 }
+_BOARD_ERRORS = {"404": _error("NOT_FOUND: unknown board")}
+_TOO_LARGE = {"413": _error("VALIDATION_ERROR: body over 8 KiB")}
 
-SCHEMAS: dict[str, Any] = {
+RESPONSE_SCHEMAS: dict[str, Any] = {
     "Error": {
         "type": "object",
         "required": ["code", "message", "details"],
@@ -59,32 +91,16 @@ SCHEMAS: dict[str, Any] = {
         },
     },
     "RankedEntry": _RANKED,
-    "ActionRequest": {
-        "type": "object",
-        "properties": {"type": {"type": "string", "default": "default", "maxLength": 64}},
-    },
     "ActionTicket": {
         "type": "object",
-        "required": ["actionId", "nonce", "type", "notBefore", "expiresAt"],
+        "required": ["actionId", "nonce", "type", "points", "notBefore", "expiresAt"],
         "properties": {
             "actionId": _UUID,
             "nonce": {"type": "string"},
             "type": {"type": "string"},
-            "points": {"type": "integer"},
+            "points": {"type": "integer", "minimum": 1},
             "notBefore": {"type": "integer", "description": "unix milliseconds"},
             "expiresAt": {"type": "integer", "description": "unix milliseconds"},
-        },
-    },
-    "IncrementRequest": {
-        "type": "object",
-        "required": ["userId", "actionId", "nonce", "signature"],
-        "properties": {
-            "userId": _UUID,
-            "actionId": _UUID,
-            "delta": {"type": "integer", "minimum": 1, "description": "clamped down to the type's points"},
-            "nonce": {"type": "string", "maxLength": 512},
-            "signature": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
-            "keyId": {"type": "string", "default": "default"},
         },
     },
     "IncrementResult": {
@@ -92,8 +108,8 @@ SCHEMAS: dict[str, Any] = {
         "required": ["userId", "newScore", "rank", "replayed"],
         "properties": {
             "userId": _UUID,
-            "newScore": {"type": "integer"},
-            "rank": {"type": ["integer", "null"]},
+            "newScore": {"type": "integer", "minimum": 0},
+            "rank": {"type": ["integer", "null"], "minimum": 1},
             "replayed": {"type": "boolean"},
             "top10IfChanged": {"type": "array", "items": _ref("RankedEntry")},
         },
@@ -101,35 +117,49 @@ SCHEMAS: dict[str, Any] = {
     "MyScore": {
         "type": "object",
         "required": ["userId", "score", "rank"],
-        "properties": {"userId": _UUID, "score": {"type": "integer"}, "rank": {"type": ["integer", "null"]}},
+        "properties": {
+            "userId": _UUID,
+            "score": {"type": "integer", "minimum": 0},
+            "rank": {"type": ["integer", "null"], "minimum": 1},
+        },
     },
     "AroundMe": {
         "type": "object",
         "required": ["userId", "score", "rank", "entries"],
         "properties": {
             "userId": _UUID,
-            "score": {"type": "integer"},
-            "rank": {"type": ["integer", "null"]},
+            "score": {"type": "integer", "minimum": 0},
+            "rank": {"type": ["integer", "null"], "minimum": 1},
             "entries": {"type": "array", "items": _ref("RankedEntry")},
         },
     },
     "RealtimeToken": {
         "type": "object",
         "required": ["token", "expiresIn"],
-        "properties": {"token": {"type": "string"}, "expiresIn": {"type": "integer"}},
+        "properties": {"token": {"type": "string"}, "expiresIn": {"type": "integer", "minimum": 1}},
     },
-    "Health": {"type": "object", "properties": {"status": {"type": "string"}}},
-    "PrivacyRequest": {
-        "type": "object",
-        "required": ["public"],
-        "properties": {"public": {"type": "boolean", "description": "false: shown as Anonymous"}},
-    },
+    "Health": {"type": "object", "required": ["status"], "properties": {"status": {"type": "string"}}},
     "Privacy": {
         "type": "object",
         "required": ["userId", "public"],
-        "properties": {"userId": _UUID, "public": {"type": "boolean"}},
+        "properties": {
+            "userId": _UUID,
+            "public": {"type": "boolean", "description": "false: shown as Anonymous"},
+        },
     },
 }
+
+
+def request_schemas(action_types: Collection[str]) -> dict[str, Any]:
+    """The bodies, as the server's own models validate them; `type` names this app's action types."""
+    action = ActionRequest.model_json_schema()
+    action["properties"]["type"]["enum"] = sorted(action_types)
+    return {
+        "ActionRequest": action,
+        "IncrementRequest": IncrementRequest.model_json_schema(),
+        "PrivacyRequest": PrivacyRequest.model_json_schema(),
+    }
+
 
 PATHS: dict[str, Any] = {
     "/api/actions": {
@@ -137,7 +167,11 @@ PATHS: dict[str, Any] = {
             "summary": "Take an action ticket (server nonce) before the action starts",
             "security": _BEARER,
             "requestBody": {"content": {"application/json": {"schema": _ref("ActionRequest")}}},
-            "responses": {"201": _json(_ref("ActionTicket"), "a ticket"), **_COMMON_AUTH_ERRORS},
+            "responses": {
+                "201": _json(_ref("ActionTicket"), "a ticket"),
+                **_COMMON_AUTH_ERRORS,
+                **_TOO_LARGE,
+            },
         }
     },
     "/api/scores/increment": {
@@ -149,7 +183,8 @@ PATHS: dict[str, Any] = {
                     "name": "x-request-timestamp",
                     "in": "header",
                     "required": True,
-                    "schema": {"type": "string", "pattern": "^[0-9]+$"},
+                    "description": "unix seconds, within the signature tolerance of the server's clock",
+                    "schema": {"type": "string", "pattern": TIMESTAMP_PATTERN},
                 },
             ],
             "requestBody": {
@@ -161,7 +196,7 @@ PATHS: dict[str, Any] = {
                 **_COMMON_AUTH_ERRORS,
                 "403": _error("UNAUTHORIZED (details.reason says why)"),
                 "409": _error("IDEMPOTENCY_CONFLICT or ABUSE_REJECTED"),
-                "413": _error("VALIDATION_ERROR: body over 8 KiB"),
+                **_TOO_LARGE,
             },
         }
     },
@@ -178,11 +213,12 @@ PATHS: dict[str, Any] = {
             ],
             "responses": {
                 "200": _json({"type": "array", "items": _ref("RankedEntry")}, "ranked entries"),
-                "304": {"description": "unchanged since the ETag offered"},
+                "304": _plain("unchanged since the ETag offered"),
                 "400": _error("VALIDATION_ERROR"),
-                "404": _error("NOT_FOUND: no such board"),
-                "429": _error("RATE_LIMITED (Retry-After set)"),
-                "503": _error("UNAVAILABLE"),
+                **_BOARD_ERRORS,
+                "429": _error("RATE_LIMITED (per client address)", retry_after=True),
+                **_UNAVAILABLE,
+                **_INTERNAL,
             },
         }
     },
@@ -198,7 +234,11 @@ PATHS: dict[str, Any] = {
                 },
                 _BOARD,
             ],
-            "responses": {"200": _json(_ref("AroundMe"), "entries around me"), **_COMMON_AUTH_ERRORS},
+            "responses": {
+                "200": _json(_ref("AroundMe"), "entries around me"),
+                **_COMMON_AUTH_ERRORS,
+                **_BOARD_ERRORS,
+            },
         }
     },
     "/api/scores/me": {
@@ -206,7 +246,7 @@ PATHS: dict[str, Any] = {
             "summary": "The caller's score and rank",
             "security": _BEARER,
             "parameters": [_BOARD],
-            "responses": {"200": _json(_ref("MyScore"), "my score"), **_COMMON_AUTH_ERRORS},
+            "responses": {"200": _json(_ref("MyScore"), "my score"), **_COMMON_AUTH_ERRORS, **_BOARD_ERRORS},
         }
     },
     "/api/me/privacy": {
@@ -217,7 +257,11 @@ PATHS: dict[str, Any] = {
                 "required": True,
                 "content": {"application/json": {"schema": _ref("PrivacyRequest")}},
             },
-            "responses": {"200": _json(_ref("Privacy"), "the choice recorded"), **_COMMON_AUTH_ERRORS},
+            "responses": {
+                "200": _json(_ref("Privacy"), "the choice recorded"),
+                **_COMMON_AUTH_ERRORS,
+                **_TOO_LARGE,
+            },
         }
     },
     "/api/realtime/token": {
@@ -228,30 +272,53 @@ PATHS: dict[str, Any] = {
         }
     },
     "/api/openapi.json": {
-        "get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI"}}}
+        "get": {"summary": "This document", "responses": {"200": _plain("OpenAPI"), **_INTERNAL}}
     },
-    "/healthz": {"get": {"summary": "Alive", "responses": {"200": _json(_ref("Health"), "alive")}}},
+    "/healthz": {
+        "get": {"summary": "Alive", "responses": {"200": _json(_ref("Health"), "alive"), **_INTERNAL}}
+    },
     "/readyz": {
         "get": {
             "summary": "Able to serve (needs PostgreSQL)",
-            "responses": {"200": _json(_ref("Health"), "ready"), "503": _json(_ref("Health"), "unready")},
+            "responses": {
+                "200": _json(_ref("Health"), "ready"),
+                "503": _json(_ref("Health"), "unready"),
+                **_INTERNAL,
+            },
         }
     },
     "/metrics": {
-        "get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text format"}}}
-    },
-}
-
-DOCUMENT: dict[str, Any] = {
-    "openapi": "3.1.0",
-    "info": {"title": "Scoreboard API", "version": "1"},
-    "paths": PATHS,
-    "components": {
-        "schemas": SCHEMAS,
-        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+        "get": {
+            "summary": "Prometheus metrics",
+            "responses": {"200": _plain("Prometheus text format"), **_INTERNAL},
+        }
     },
 }
 
 
-async def openapi_document(request: Request) -> Response:
-    return JSONResponse(DOCUMENT)
+def build_document(action_types: Collection[str]) -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Scoreboard API",
+            "version": "1",
+            # What JSON Schema cannot say: 885.0 is an integer to it, but not to the server.
+            "description": "Request bodies are parsed with strict JSON types: an integer field takes an "
+            'integer literal (885, not 885.0 or "885"), a string field a string.',
+        },
+        "paths": PATHS,
+        "components": {
+            "schemas": RESPONSE_SCHEMAS | request_schemas(action_types),
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+        },
+    }
+
+
+def endpoint(document: dict[str, Any]) -> Callable[[Request], Awaitable[Response]]:
+    """GET /api/openapi.json, serialised once."""
+    body = orjson.dumps(document)
+
+    async def openapi_document(request: Request) -> Response:
+        return Response(body, media_type="application/json")
+
+    return openapi_document

@@ -24,7 +24,7 @@ from scoreboard.redis_store.connection import is_reachable as redis_reachable
 from scoreboard.security.realtime_tokens import RealtimeTokens
 from scoreboard.telemetry import tracing
 from scoreboard.telemetry.metrics import Metrics
-from scoreboard.web.errors import EXCEPTION_HANDLERS
+from scoreboard.web.errors import EXCEPTION_HANDLERS, InternalErrors
 from scoreboard.web.middleware import RequestContextMiddleware
 from scoreboard.web.responses import JSONResponse
 from services.gateway.broadcaster import READ_BLOCK_MS, Broadcaster
@@ -121,6 +121,7 @@ def create_app(settings: GatewaySettings | None = None) -> GatewayApp:
                 allow_headers=["last-event-id", "cache-control"],
             )
         )
+    middleware.append(Middleware(InternalErrors))  # innermost: its 500s pass every other middleware
     starlette = Starlette(
         routes=[
             # GET never gets here (GatewayApp); HEAD still does, and other methods get their 405.

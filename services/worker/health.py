@@ -10,8 +10,9 @@ import asyncpg
 import uvicorn
 from arq.connections import ArqRedis
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from scoreboard.db.pool import is_reachable as database_reachable
@@ -19,6 +20,9 @@ from scoreboard.redis_store.connection import UNAVAILABLE_ERRORS
 from scoreboard.redis_store.connection import is_reachable as redis_reachable
 from scoreboard.redis_store.keys import JOB_QUEUE
 from scoreboard.telemetry.metrics import Metrics
+from scoreboard.web.errors import EXCEPTION_HANDLERS, InternalErrors
+from scoreboard.web.middleware import RequestContextMiddleware
+from scoreboard.web.responses import JSONResponse
 
 
 def create_health_app(pool: asyncpg.Pool, redis: ArqRedis, metrics: Metrics) -> Starlette:
@@ -43,7 +47,11 @@ def create_health_app(pool: asyncpg.Pool, redis: ArqRedis, metrics: Metrics) -> 
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", render_metrics),
-        ]
+        ],
+        # The same answers as the other services: an x-request-id on every response, and the
+        # documented error body (a 404, a 500) rather than Starlette's plain text.
+        middleware=[Middleware(RequestContextMiddleware, metrics=metrics), Middleware(InternalErrors)],
+        exception_handlers=EXCEPTION_HANDLERS,
     )
 
 

@@ -35,6 +35,7 @@ CONVERGENCE_BOUND_S = 30.0
 @dataclass
 class LoadReport:
     acknowledged: dict[str, str] = field(default_factory=dict)  # actionId -> userId, for every 200
+    told: dict[str, int] = field(default_factory=dict)  # actionId -> the newScore its 200 answered
     outcomes: Counter[str] = field(default_factory=Counter)
 
     def summary(self) -> dict[str, int]:
@@ -79,6 +80,7 @@ class Load:
             return f"error-{type(error).__name__}"
         if response.status_code == 200:
             self.report.acknowledged[body["actionId"]] = body["userId"]
+            self.report.told[body["actionId"]] = response.json()["newScore"]
         return str(response.status_code)
 
 
@@ -213,12 +215,18 @@ class FaultStack:
         connection = await asyncpg.connect(self.postgres.url, timeout=5)
         try:
             assert await totals_mismatch(connection) == [], "a score differs from the sum of its events"
-            rows = await connection.fetch("SELECT action_id, user_id FROM score_events")
+            rows = await connection.fetch("SELECT action_id, user_id, score_after FROM score_events")
         finally:
             await connection.close()
         recorded = Counter(str(row["action_id"]) for row in rows)
         lost = [action for action in report.acknowledged if recorded[action] != 1]
         assert not lost, f"{len(lost)} acknowledged increments are not counted exactly once"
+        # What each player was told is what the database holds for that very increment.
+        stored = {str(row["action_id"]): row["score_after"] for row in rows}
+        misstated = {
+            action: (told, stored[action]) for action, told in report.told.items() if stored[action] != told
+        }
+        assert not misstated, f"answered newScore differs from the database: {list(misstated.items())[:5]}"
 
 
 async def _quietly(read: Any) -> Any:

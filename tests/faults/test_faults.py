@@ -16,6 +16,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from redis.asyncio import Redis
+from redis.exceptions import OutOfMemoryError
 
 from tests.faults.harness import LOAD_S, FaultStack, Load, LoadReport, Watcher
 
@@ -108,6 +110,34 @@ async def test_postgres_stopped_for_seconds(stack: FaultStack) -> None:
     assert report.outcomes["503"] > 0
     async with httpx.AsyncClient(timeout=5) as client:  # resumed by itself, no restart
         assert (await client.get(stack.url("api") + "/readyz")).status_code == 200
+
+
+async def test_redis_full_after_commit(stack: FaultStack) -> None:
+    """Redis out of memory (maxmemory reached, noeviction): every write to it is refused with OOM
+    while PostgreSQL commits; each committed increment answers 200, and the board converges once
+    memory is freed."""
+
+    async def inject(stack: FaultStack) -> None:
+        redis = Redis.from_url(stack.redis.url)
+        try:
+            await redis.config_set("maxmemory-policy", "noeviction")
+            await redis.config_set("maxmemory", 1)
+            await asyncio.sleep(LOAD_S)
+            with pytest.raises(OutOfMemoryError):  # still full at the end
+                await redis.set("probe", "1")
+            await redis.config_set("maxmemory", 0)
+        finally:
+            await redis.aclose()
+
+    report, _ = await run_with_fault(stack, "redis-full", inject)
+    assert set(report.outcomes) == {"200"}, report.outcomes
+    async with httpx.AsyncClient(timeout=5) as client:  # increments did commit while it was full
+        metrics = (await client.get(stack.url("api") + "/metrics")).text
+    assert _counter(metrics, "scoreboard_enqueue_failures_total") > 0
+
+
+def _counter(exposition: str, name: str) -> float:
+    return sum(float(line.split()[-1]) for line in exposition.splitlines() if line.startswith(name + " "))
 
 
 async def test_gateway_killed(stack: FaultStack) -> None:

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 import httpx
 import pytest
 from jsonschema import Draft202012Validator
 from starlette.routing import Route
 
 from services.api.app import create_app
-from services.api.openapi import DOCUMENT
-from tests.factories import Player, api_settings
+from services.api.openapi import build_document
+from services.api.schemas import BOARD_PATTERN, ActionRequest, IncrementRequest
+from tests.factories import ACTION_TYPES, Player, api_settings
+
+DOCUMENT = build_document(ACTION_TYPES)  # the document of an app with the test settings
 
 
 def _routes() -> set[tuple[str, str]]:
@@ -75,3 +81,81 @@ async def test_real_answers_match_the_document(api: httpx.AsyncClient) -> None:
 @pytest.mark.parametrize("status", ["400", "401", "403", "409", "429", "503"])
 def test_the_increment_documents_every_error_of_the_contract(status: str) -> None:
     assert status in DOCUMENT["paths"]["/api/scores/increment"]["post"]["responses"]
+
+
+# The document can be no looser (or stricter) than the server: request bodies are the server's
+# own models, and every documented parameter constraint is probed against the server's answers.
+
+
+def test_request_bodies_are_the_schemas_of_the_models_the_server_validates_with() -> None:
+    schemas = DOCUMENT["components"]["schemas"]
+    assert schemas["IncrementRequest"] == IncrementRequest.model_json_schema()
+    action = ActionRequest.model_json_schema()
+    action["properties"]["type"]["enum"] = sorted(ACTION_TYPES)
+    assert schemas["ActionRequest"] == action
+    board = DOCUMENT["paths"]["/api/leaderboard/top"]["get"]["parameters"][1]
+    assert board["schema"]["pattern"] == BOARD_PATTERN.pattern
+
+
+async def test_every_action_type_in_the_document_is_accepted_and_no_other(api: httpx.AsyncClient) -> None:
+    alice = Player("Alice")
+    enum = DOCUMENT["components"]["schemas"]["ActionRequest"]["properties"]["type"]["enum"]
+    for action_type in [*enum, "unknown", "Default", "quiz "]:
+        response = await api.post("/api/actions", json={"type": action_type}, headers=alice.headers())
+        assert response.status_code == (201 if action_type in enum else 400), action_type
+
+
+_STRING_PROBES = ["global", "a", "a" * 31, "a" * 32, "a" * 33, "a" * 64, "a" * 65, "", "A", "-a", "_a"]
+_STRING_PROBES += ["a_b-c", "a.b", "a:b", "a b", "a/b", "é", "123", "1" * 12, "1" * 13, "-1", "1.5"]
+
+
+def _probes(schema: dict[str, Any]) -> list[str]:
+    if schema["type"] == "integer":
+        low, high = schema["minimum"], schema["maximum"]
+        return [str(value) for value in (low - 1, low, high, high + 1)] + ["x", "1.5", ""]
+    return _STRING_PROBES
+
+
+def _documented_as_valid(schema: dict[str, Any], raw: str) -> bool:
+    value: Any = raw
+    if schema["type"] == "integer":
+        if not re.fullmatch(r"-?[0-9]+", raw):
+            return False
+        value = int(raw)
+    return Draft202012Validator(schema).is_valid(value)
+
+
+def _constrained_parameters() -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (path, method, parameter)
+        for path, item in DOCUMENT["paths"].items()
+        for method, operation in item.items()
+        for parameter in operation.get("parameters", [])
+        if {"pattern", "minimum", "maximum"} & set(parameter["schema"])
+    ]
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "parameter"),
+    _constrained_parameters(),
+    ids=[f"{method}-{path}-{parameter['name']}" for path, method, parameter in _constrained_parameters()],
+)
+async def test_the_server_refuses_exactly_the_parameters_the_document_refuses(
+    api: httpx.AsyncClient, path: str, method: str, parameter: dict[str, Any]
+) -> None:
+    alice = Player("Alice")
+    disagreements = []
+    for raw in _probes(parameter["schema"]):
+        headers, body = alice.headers(), None
+        if method == "post":
+            headers, body = alice.signed(await alice.ticket(api, "quiz"))
+        params = {parameter["name"]: raw} if parameter["in"] == "query" else {}
+        raw_headers = [(name.encode(), value.encode()) for name, value in headers.items()]
+        if parameter["in"] == "header":
+            raw_headers = [(n, v) for n, v in raw_headers if n != parameter["name"].encode()]
+            raw_headers.append((parameter["name"].encode(), raw.encode()))
+        response = await api.request(method, path, params=params, headers=raw_headers, json=body)
+        refused = response.status_code == 400
+        if refused == _documented_as_valid(parameter["schema"], raw):
+            disagreements.append((raw, response.status_code, response.text[:120]))
+    assert not disagreements, f"{parameter['name']}: the server and the document disagree on {disagreements}"

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from scoreboard.domain.text import clean_text, has_unsafe_characters
+from services.api.schemas import PRINTABLE_PATTERN
 
 
 @pytest.mark.parametrize(
@@ -47,3 +50,9 @@ def test_unsafe_characters_are_recognised(value: str) -> None:
 @pytest.mark.parametrize("value", ["t1.abc.def", "Zoë", "👨\u200d👩", ""])
 def test_ordinary_text_is_safe(value: str) -> None:
     assert not has_unsafe_characters(value)
+
+
+@given(st.text())
+def test_the_request_schema_pattern_refuses_exactly_the_unsafe_characters(value: str) -> None:
+    surrogate_free = value.encode("utf-8", "ignore").decode()  # the JSON parser refuses the others
+    assert (re.fullmatch(PRINTABLE_PATTERN, surrogate_free) is None) == has_unsafe_characters(surrogate_free)

@@ -4,24 +4,12 @@ from __future__ import annotations
 
 from arq.connections import ArqRedis
 from redis.asyncio import ConnectionPool
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import InvalidResponse, ReadOnlyError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from scoreboard.config import RedisSettings
+from scoreboard.redis_store.errors import UNAVAILABLE_ERRORS, ErrorReplies
 from scoreboard.redis_store.jobs import job_deserializer, job_serializer
 
-# What "Redis cannot serve right now" looks like to redis-py: unreachable, still loading its data
-# after a restart (BusyLoadingError is a ConnectionError), a read-only replica after a failover,
-# or something that does not speak Redis at that address.
-UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
-    RedisConnectionError,
-    RedisTimeoutError,
-    ReadOnlyError,
-    InvalidResponse,
-    OSError,
-    TimeoutError,
-)
+__all__ = ["UNAVAILABLE_ERRORS", "create_redis", "is_reachable"]
 
 
 def create_redis(
@@ -38,6 +26,8 @@ def create_redis(
         health_check_interval=30,
         max_connections=max_connections,
         decode_responses=False,
+        # Error replies typed by what they mean: a full or read-only Redis is an unavailable one.
+        parser_class=ErrorReplies,
     )
     # Jobs are JSON (not arq's default pickle): the API writes them itself (redis_store/jobs.py).
     return ArqRedis(connection_pool=pool, job_serializer=job_serializer, job_deserializer=job_deserializer)

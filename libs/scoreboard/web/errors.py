@@ -8,9 +8,11 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from scoreboard.domain.errors import ErrorCode, RateLimited, ScoreboardError, Unavailable
 from scoreboard.security.masking import mask_ip
+from scoreboard.web.middleware import request_id_of
 from scoreboard.web.responses import JSONResponse
 
 STATUS_OF: dict[ErrorCode, int] = {
@@ -72,9 +74,54 @@ async def handle_http_error(request: Request, exc: Exception) -> Response:
     return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
 
 
+def internal_error(request_id: str) -> JSONResponse:
+    """The documented 500: a fixed message, never the exception's text (no stack trace, no SQL)."""
+    return JSONResponse(
+        error_body(ErrorCode.INTERNAL_ERROR, "internal error"),
+        status_code=500,
+        headers={"x-request-id": request_id},
+    )
+
+
 async def handle_unexpected(request: Request, exc: Exception) -> Response:
+    """Starlette's last resort (ServerErrorMiddleware, outside every other middleware): reached
+    only when a middleware itself failed, since InternalErrors answers the routes' own failures."""
     error_log.error("unhandled error", exc_info=exc, extra={"route": request.url.path})
-    return JSONResponse(error_body(ErrorCode.INTERNAL_ERROR, "internal error"), status_code=500)
+    return internal_error(request_id_of(request.scope))
+
+
+class InternalErrors:
+    """Answers an exception that no handler took with the documented 500, *inside* every other
+    middleware: Starlette's catch-all answers outside all of them, so its 500 had no x-request-id,
+    no CORS headers, and was missing from the request metrics.
+
+    Placed last (innermost). A response already started cannot be replaced: that exception goes
+    on to the server, which closes the connection.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except Exception as exc:
+            if started:
+                raise
+            error_log.error("unhandled error", exc_info=exc, extra={"route": scope["path"]})
+            # The id is added by RequestContextMiddleware on the way out (same value).
+            response = JSONResponse(error_body(ErrorCode.INTERNAL_ERROR, "internal error"), status_code=500)
+            await response(scope, receive, send)
 
 
 EXCEPTION_HANDLERS = {

@@ -22,6 +22,10 @@ AccessLog = Literal["all", "errors", "off"]
 # Any other method (a client may send any token) is counted as OTHER: the series stay bounded.
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
+# Where RequestContextMiddleware leaves the request's id in the ASGI scope, so that an error
+# answered outside it (Starlette's last-resort handler) carries the same id.
+REQUEST_ID_SCOPE_KEY = "scoreboard.request_id"
+
 access_log = logging.getLogger("scoreboard.access")
 
 
@@ -46,6 +50,16 @@ class RequestIds:
         if offered and _SANE_REQUEST_ID.match(offered):
             return offered
         return f"{self._prefix}{next(self._ids):010x}"
+
+
+def request_id_of(scope: Scope) -> str:
+    """The id RequestContextMiddleware gave this request; else the client's sane one, or a new one
+    (a request that failed before reaching that middleware)."""
+    known = scope.get(REQUEST_ID_SCOPE_KEY)
+    if isinstance(known, str):
+        return known
+    offered = _header(scope, b"x-request-id")
+    return offered if offered and _SANE_REQUEST_ID.match(offered) else secrets.token_hex(12)
 
 
 class RequestLog:
@@ -93,6 +107,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         request_id = self.ids.for_request(_header(scope, b"x-request-id"))
+        scope[REQUEST_ID_SCOPE_KEY] = request_id
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         status = 500

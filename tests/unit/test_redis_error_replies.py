@@ -1,0 +1,51 @@
+"""Error replies are typed by what they mean (the replies are Redis 6.2's and 7's own wording)."""
+
+from __future__ import annotations
+
+import pytest
+from redis.exceptions import ResponseError
+
+from scoreboard.redis_store.errors import UNAVAILABLE_ERRORS, ErrorReplies
+
+NOT_NOW = [
+    "OOM command not allowed when used memory > 'maxmemory'.",
+    "READONLY You can't write against a read only replica.",
+    "NOSCRIPT No matching script. Please use EVAL.",
+    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.",
+    "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk.",
+    "NOREPLICAS Not enough good replicas to write.",
+    "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
+    "CLUSTERDOWN The cluster is down",
+    "TRYAGAIN Multiple keys request during rehashing of slot",
+    "LOADING Redis is loading the dataset in memory",
+    # Redis 6: an error inside a script, wrapped
+    "ERR Error running script (call to f_e57d221e): @user_script:12: @user_script: 12: "
+    "-OOM command not allowed when used memory > 'maxmemory'. ",
+    "ERR Error running script (call to f_e57d221e): @user_script:3: @user_script: 3: "
+    "-READONLY You can't write against a read only replica. ",
+    # Redis 7: the inner code first
+    "OOM command not allowed when used memory > 'maxmemory'. script: e57d221e, on @user_script:12.",
+]
+
+BUGS = [
+    "WRONGTYPE Operation against a key holding the wrong kind of value",
+    "ERR unknown command 'NOSUCHCOMMAND', with args beginning with: ",
+    "ERR wrong number of arguments for 'zadd' command",
+    "ERR Error running script (call to f_e57d221e): @user_script:1: user_script:1: "
+    "attempt to compare nil with number ",
+    "ERR Error running script (call to f_e57d221e): @user_script:1: @user_script: 1: "
+    "-WRONGTYPE Operation against a key holding the wrong kind of value ",
+    "NOPERM this user has no permissions to run the 'eval' command",
+]
+
+
+@pytest.mark.parametrize("reply", NOT_NOW)
+def test_a_reply_that_says_not_now_is_unavailability(reply: str) -> None:
+    assert isinstance(ErrorReplies.parse_error(reply), UNAVAILABLE_ERRORS)
+
+
+@pytest.mark.parametrize("reply", BUGS)
+def test_a_reply_that_says_our_command_is_wrong_stays_an_error(reply: str) -> None:
+    error = ErrorReplies.parse_error(reply)
+    assert isinstance(error, ResponseError)
+    assert not isinstance(error, UNAVAILABLE_ERRORS)
