@@ -20,7 +20,8 @@ from typing import Any, cast
 from starlette.types import Receive, Send
 
 from services.gateway.frames import body_message
-from services.gateway.subscriber import SendCoroutine, Subscriber
+from services.gateway.inline_send import SendCoroutine, finish
+from services.gateway.subscriber import Subscriber
 
 HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
@@ -28,7 +29,6 @@ HEADERS = [
     (b"x-accel-buffering", b"no"),
     (b"connection", b"keep-alive"),
 ]
-END = {"type": "http.response.body", "body": b"", "more_body": False}
 
 
 class SubscriberStream:
@@ -66,7 +66,7 @@ class SubscriberStream:
                 subscriber.pending.close()
                 subscriber.pending = None
             self.on_close(subscriber, evicted)
-        _end(send)
+        await finish(send)
 
     async def _serve(self, receive: Receive, send: Send) -> None:
         """Stream until the client leaves, is evicted, or is asked to reconnect."""
@@ -131,15 +131,3 @@ class SubscriberStream:
             await send(message)
         finally:
             subscriber.write_started = 0.0
-
-
-def _end(send: Send) -> None:
-    """Finish the chunked body if the socket takes it now; else the server drops the connection."""
-    coro = cast(SendCoroutine, send)(END)
-    try:
-        coro.send(None)
-    except StopIteration:
-        return
-    except Exception:  # noqa: S110 - the connection is going away either way
-        pass
-    coro.close()

@@ -12,45 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Callable, Coroutine, Generator
 from typing import Any
 
 from services.gateway.frames import PING, PING_MESSAGE, Frame
-
-SendCoroutine = Callable[[dict[str, Any]], Coroutine[Any, Any, None]]
-
-
-class PendingWrite:
-    """A `send(...)` coroutine started inline that suspended: awaiting this finishes it.
-
-    The coroutine already yielded `blocker` (the future it waits on) to us rather than to a
-    task, so the awaiting task must first wait on that future, then keep driving the coroutine.
-    """
-
-    __slots__ = ("blocker", "coro")
-
-    def __init__(self, coro: Coroutine[Any, Any, None], blocker: Any) -> None:
-        self.coro = coro
-        self.blocker = blocker
-
-    def __await__(self) -> Generator[Any, None, None]:
-        coro, blocker = self.coro, self.blocker
-        while True:
-            try:
-                yield blocker
-            except BaseException as error:  # cancelled, or the future failed: the coroutine decides
-                try:
-                    blocker = coro.throw(error)
-                except StopIteration:
-                    return
-            else:
-                try:
-                    blocker = coro.send(None)
-                except StopIteration:
-                    return
-
-    def close(self) -> None:
-        self.coro.close()
+from services.gateway.inline_send import PendingWrite, SendCoroutine, send_now
 
 
 class Subscriber:
@@ -127,16 +92,15 @@ class Subscriber:
 
     def _write_now(self, message: dict[str, Any]) -> None:
         assert self.send is not None
-        coro = self.send(message)
         try:
-            blocker = coro.send(None)
-        except StopIteration:
-            return  # written (the common case)
+            pending = send_now(self.send, message)
         except Exception:
             self.closed = True
             self.kick()
             return
-        self.pending = PendingWrite(coro, blocker)
+        if pending is None:
+            return  # written (the common case)
+        self.pending = pending
         self.write_started = asyncio.get_running_loop().time()
         self.kick()
 

@@ -1,6 +1,7 @@
 """The gateway's fan-out without a server: inline writes, hand-over when a socket lags, eviction,
 drain and lifetime, against a fake connection whose `send` suspends (before writing) while its
-socket is "full", like uvicorn's."""
+socket is "full". That is the contract of services/gateway/inline_send.py, which
+tests/integration/test_inline_send.py checks against real uvicorn."""
 
 from __future__ import annotations
 
