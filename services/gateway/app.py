@@ -26,6 +26,7 @@ from scoreboard.web.middleware import RequestContextMiddleware
 from scoreboard.web.responses import JSONResponse
 from services.gateway.broadcaster import READ_BLOCK_MS, Broadcaster
 from services.gateway.settings import GatewaySettings
+from services.gateway.state_interval import StateInterval
 from services.gateway.stream import PATH, StreamEndpoint
 
 
@@ -55,10 +56,16 @@ def create_app(settings: GatewaySettings | None = None) -> GatewayApp:
     metrics = Metrics("gateway")
     redis = create_redis(settings)
     reader = create_redis(settings, max_connections=2, read_timeout_s=READ_BLOCK_MS / 1000 + 5)
+    interval = StateInterval(
+        settings.sse_state_interval_ms / 1000,
+        settings.sse_state_interval_max_ms / 1000,
+        metrics.sse_state_interval,
+    )
     broadcaster = Broadcaster(
         redis,
         reader,
         metrics,
+        interval,
         heartbeat_s=settings.sse_heartbeat_s,
         send_timeout_s=settings.sse_send_timeout_s,
     )
