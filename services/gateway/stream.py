@@ -25,6 +25,7 @@ from scoreboard.security.masking import mask_ip
 from scoreboard.security.realtime_tokens import RealtimeTokens
 from scoreboard.telemetry.logging import request_id_var
 from scoreboard.telemetry.metrics import Metrics
+from scoreboard.web.client_ip import client_ip
 from scoreboard.web.errors import error_body, error_response
 from scoreboard.web.middleware import RequestIds, RequestLog
 from scoreboard.web.responses import JSONResponse
@@ -89,7 +90,7 @@ class StreamEndpoint:
         try:
             stream = await self._open(query, headers, response_headers)
         except ScoreboardError as error:
-            return await self._reject(error, response_headers, send)
+            return await self._reject(error, self._client_ip(scope, headers), response_headers, send)
         except Exception as error:
             error_log.error("unhandled error", exc_info=error, extra={"route": PATH})
             response = JSONResponse(error_body(ErrorCode.INTERNAL_ERROR, "internal error"), status_code=500)
@@ -150,8 +151,17 @@ class StreamEndpoint:
             subscriber.top_at = asyncio.get_running_loop().time()
         return frames
 
+    def _client_ip(self, scope: Scope, headers: dict[bytes, bytes]) -> str:
+        peer = scope.get("client")
+        forwarded = headers.get(b"x-forwarded-for")
+        return client_ip(
+            peer[0] if peer else None,
+            forwarded.decode("latin-1") if forwarded else None,
+            self.settings.trusted_proxies,
+        )
+
     async def _reject(
-        self, error: ScoreboardError, response_headers: list[tuple[bytes, bytes]], send: Send
+        self, error: ScoreboardError, ip: str, response_headers: list[tuple[bytes, bytes]], send: Send
     ) -> int:
         response = error_response(error, getattr(error, "status_override", None))
         audit_log.info(
@@ -162,7 +172,7 @@ class StreamEndpoint:
                 "status": response.status_code,
                 "route": PATH,
                 "user_id": None,
-                "ip": mask_ip(None),
+                "ip": mask_ip(ip),
             },
         )
         return await _send_json(send, response.status_code, response, response_headers)
