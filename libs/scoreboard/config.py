@@ -100,21 +100,10 @@ class ActionSettings(BaseScoreboardSettings):
         return value
 
 
-class WriteSettings(BaseScoreboardSettings):
-    signing_keys: dict[str, SecretStr] = Field(default_factory=dict)
-    signature_tolerance_s: int = Field(default=300, ge=1)
-    rate_limit_user_per_min: int = Field(default=60, ge=1)
-    rate_limit_ip_per_min: int = Field(default=600, ge=1)
-    # The public Top-N reads, per address and per API process (services/api/read_limit.py).
-    rate_limit_read_ip_per_min: int = Field(default=1200, ge=1)
-    trusted_proxies: Annotated[list[IPv4Network | IPv6Network], NoDecode] = Field(default_factory=list)
+class ProxySettings(BaseScoreboardSettings):
+    """Whose X-Forwarded-For is believed (scoreboard/web/client_ip.py): every HTTP service."""
 
-    @field_validator("signing_keys")
-    @classmethod
-    def _keys_long_enough(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
-        for secret in value.values():
-            _long_enough(secret)
-        return value
+    trusted_proxies: Annotated[list[IPv4Network | IPv6Network], NoDecode] = Field(default_factory=list)
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
@@ -123,6 +112,22 @@ class WriteSettings(BaseScoreboardSettings):
         if isinstance(items, list):
             return [ip_network(str(item), strict=False) for item in items]
         return items
+
+
+class WriteSettings(ProxySettings):
+    signing_keys: dict[str, SecretStr] = Field(default_factory=dict)
+    signature_tolerance_s: int = Field(default=300, ge=1)
+    rate_limit_user_per_min: int = Field(default=60, ge=1)
+    rate_limit_ip_per_min: int = Field(default=600, ge=1)
+    # The public Top-N reads, per address and per API process (services/api/read_limit.py).
+    rate_limit_read_ip_per_min: int = Field(default=1200, ge=1)
+
+    @field_validator("signing_keys")
+    @classmethod
+    def _keys_long_enough(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        for secret in value.values():
+            _long_enough(secret)
+        return value
 
 
 class HttpSettings(BaseScoreboardSettings):

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from scoreboard.domain.errors import RateLimited, Reason, Unauthenticated
 from scoreboard.domain.models import Principal
 from scoreboard.redis_store.rate_limit import Check, Decision
-from services.api.client_ip import client_ip
+from scoreboard.web.client_ip import client_ip
 from services.api.context import ApiContext
 
 

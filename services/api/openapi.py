@@ -267,6 +267,12 @@ PATHS: dict[str, Any] = {
     "/api/realtime/token": {
         "get": {
             "summary": "A short-lived token for GET /api/realtime/stream?token= (gateway)",
+            "description": (
+                "The gateway's stream (text/event-stream) carries the Top 10 as state to everyone: "
+                "leaderboard_updated {type, board, version, top10}, at most one per interval per "
+                "client, always the newest. With ?token= it adds the owner's own user_score_updated "
+                "{type, board, userId, newScore, rank}, sent at once; nobody else's."
+            ),
             "security": _BEARER,
             "responses": {"200": _json(_ref("RealtimeToken"), "a stream token"), **_COMMON_AUTH_ERRORS},
         }

@@ -15,8 +15,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from scoreboard.telemetry import tracing
 from scoreboard.telemetry.metrics import Metrics
+from scoreboard.web.client_ip import client_ip
 from scoreboard.web.middleware import AccessLog, RequestIds, RequestLog
-from services.api.client_ip import client_ip
 
 TOP_PATH = "/api/leaderboard/top"
 

@@ -18,6 +18,7 @@ from scoreboard.telemetry.tracing import configure_tracing
 from services.cli import dev_secrets
 
 Settings = TypeVar("Settings", bound=BaseScoreboardSettings)
+STARTUP_FAILURE = 3  # what uvicorn.run exits with when the server could not start
 
 
 def load(settings_class: type[Settings], program: str, **overrides: Any) -> Settings:
@@ -29,20 +30,23 @@ def load(settings_class: type[Settings], program: str, **overrides: Any) -> Sett
         fail_on_unparsable_setting(error, program)
 
 
+def _uvicorn_options(host: str, port: int, graceful_s: float) -> dict[str, Any]:
+    return {
+        "host": host,
+        "port": port,
+        "loop": "uvloop",
+        "http": "httptools",
+        "log_config": None,
+        "timeout_graceful_shutdown": math.ceil(graceful_s),
+        "server_header": False,
+        "proxy_headers": False,
+    }
+
+
 def _uvicorn(app: Any, host: str, port: int, graceful_s: float) -> int:
     import uvicorn
 
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        loop="uvloop",
-        http="httptools",
-        log_config=None,
-        timeout_graceful_shutdown=math.ceil(graceful_s),
-        server_header=False,
-        proxy_headers=False,
-    )
+    uvicorn.run(app, **_uvicorn_options(host, port, graceful_s))
     return 0
 
 
@@ -63,7 +67,15 @@ def run_gateway(args: argparse.Namespace) -> int:
     settings = load(GatewaySettings, "scoreboard gateway")
     configure_logging("gateway", settings.log_level)
     configure_tracing("gateway")
-    return _uvicorn(create_app(settings), args.host, args.port, graceful_s=settings.sse_drain_grace_s + 3)
+    import uvicorn
+
+    from services.gateway.server import DrainingServer
+
+    app = create_app(settings)
+    options = _uvicorn_options(args.host, args.port, graceful_s=settings.sse_drain_grace_s + 3)
+    server = DrainingServer(uvicorn.Config(app, **options), on_shutdown=app.drain)
+    server.run()
+    return 0 if server.started else STARTUP_FAILURE
 
 
 def run_worker(args: argparse.Namespace) -> int:

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import gc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
-import anyio
 from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
-from sse_starlette.sse import AppStatus
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -29,9 +26,8 @@ from scoreboard.web.middleware import RequestContextMiddleware
 from scoreboard.web.responses import JSONResponse
 from services.gateway.broadcaster import READ_BLOCK_MS, Broadcaster
 from services.gateway.settings import GatewaySettings
+from services.gateway.state_interval import StateInterval
 from services.gateway.stream import PATH, StreamEndpoint
-
-SHUTDOWN_POLL_S = 0.1
 
 
 class GatewayApp:
@@ -43,9 +39,10 @@ class GatewayApp:
     per connection (services/gateway/stream.py).
     """
 
-    def __init__(self, app: Starlette, stream: ASGIApp) -> None:
+    def __init__(self, app: Starlette, stream: ASGIApp, drain: Callable[[], None]) -> None:
         self.app = app
         self.stream = stream
+        self.drain = drain  # the server calls it on shutdown (services/gateway/server.py)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] == PATH and scope["method"] == "GET":
@@ -59,36 +56,33 @@ def create_app(settings: GatewaySettings | None = None) -> GatewayApp:
     metrics = Metrics("gateway")
     redis = create_redis(settings)
     reader = create_redis(settings, max_connections=2, read_timeout_s=READ_BLOCK_MS / 1000 + 5)
+    interval = StateInterval(
+        settings.sse_state_interval_ms / 1000,
+        settings.sse_state_interval_max_ms / 1000,
+        metrics.sse_state_interval,
+    )
     broadcaster = Broadcaster(
         redis,
         reader,
         metrics,
+        interval,
         heartbeat_s=settings.sse_heartbeat_s,
         send_timeout_s=settings.sse_send_timeout_s,
     )
     tokens = RealtimeTokens(settings.ticket_secret.get_secret_value(), settings.realtime_token_ttl_s)
     stream = StreamEndpoint(settings, broadcaster, tokens, metrics)
 
-    async def drain_on_shutdown() -> None:
-        # sse-starlette notices uvicorn's exit signal (AppStatus); then every client is told
-        # to reconnect elsewhere before uvicorn's graceful timeout closes the connections.
-        while not AppStatus.should_exit:  # noqa: ASYNC110 - sse-starlette exposes a flag, not an event
-            await asyncio.sleep(SHUTDOWN_POLL_S)
-        broadcaster.drain()
-
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
-        async with AsyncExitStack() as stack, anyio.create_task_group() as tasks:
+        async with AsyncExitStack() as stack:
             stack.push_async_callback(redis.aclose)
             stack.push_async_callback(reader.aclose)
             broadcaster.start()
             stack.push_async_callback(broadcaster.stop)
-            tasks.start_soon(drain_on_shutdown)
             # Everything built so far lives as long as the process: keep the collector off it, so
             # a full collection with 10,000 connections does not stall delivery for a second.
             gc.freeze()
             yield {}
-            tasks.cancel_scope.cancel()
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -134,4 +128,4 @@ def create_app(settings: GatewaySettings | None = None) -> GatewayApp:
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
-    return GatewayApp(starlette, stream)
+    return GatewayApp(starlette, stream, broadcaster.drain)

@@ -1,7 +1,9 @@
-"""One Redis stream reader per process, fanning each event out to in-memory subscribers.
+"""One Redis stream reader per process, routing each event to the clients it is for.
 
-The reader keeps the latest Top 10 as a ready-made frame, so a new client gets its snapshot
-without touching Redis, and the stream position it was taken at, so a resume is exact.
+DESIGN section 6: the public stream carries state only. A `leaderboard_updated` replaces the
+board's Top 10 (services/gateway/board.py) and its pacer sends the newest one to every listener
+at most once per interval (services/gateway/pacer.py). A `user_score_updated` goes to its owner's
+connections alone, written at once: the fast lane, whose cost does not grow with the listeners.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Iterable
 
 import orjson
 from opentelemetry.trace import SpanKind
@@ -23,7 +26,10 @@ from scoreboard.redis_store.events import StreamEvent, stream_id_key
 from scoreboard.redis_store.leaderboard import Leaderboard
 from scoreboard.telemetry import tracing
 from scoreboard.telemetry.metrics import Metrics
+from services.gateway.board import BoardState
 from services.gateway.frames import Frame, frame
+from services.gateway.pacer import CHUNK, StatePacer
+from services.gateway.state_interval import StateInterval
 from services.gateway.subscriber import Subscriber
 
 log = logging.getLogger("scoreboard.gateway.broadcaster")
@@ -39,8 +45,9 @@ class Broadcaster:
         redis: Redis,
         reader: Redis,
         metrics: Metrics,
+        interval: StateInterval,
         *,
-        board_id: str = DEFAULT_BOARD,
+        boards: Iterable[str] = (DEFAULT_BOARD,),
         heartbeat_s: float = 15.0,
         send_timeout_s: float = 10.0,
     ) -> None:
@@ -48,17 +55,20 @@ class Broadcaster:
         self._reader = reader  # its own connection: XREAD BLOCK holds it for seconds
         self._leaderboard = Leaderboard(redis)
         self._metrics = metrics
-        self.board_id = board_id
+        self.interval = interval
+        self.boards = {board_id: BoardState(board_id) for board_id in boards}
+        sent_top = metrics.sse_events_sent.labels("top")
+        self.pacers = {
+            board_id: StatePacer(board, interval, sent_top, metrics.sse_state_lag)
+            for board_id, board in self.boards.items()
+        }
+        self._sent_own = metrics.sse_events_sent.labels("user")
         self.subscribers: set[Subscriber] = set()
-        self._by_user: dict[str, set[Subscriber]] = {}
         self.position = "0-0"  # the last stream id dispatched
-        self.snapshot: Frame | None = None
-        self._snapshot_version = -1
         self.healthy = False
         self.draining = False
         self._heartbeat_s = heartbeat_s
         self._send_timeout_s = send_timeout_s
-        self._sent = {kind: metrics.sse_events_sent.labels(kind) for kind in ("top", "user")}
         self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
@@ -66,6 +76,8 @@ class Broadcaster:
             asyncio.create_task(self._run(), name="stream-reader"),
             asyncio.create_task(self._beat(), name="heartbeat"),
             asyncio.create_task(self._sweep(), name="sweeper"),
+            asyncio.create_task(self.interval.probe(), name="loop-lag-probe"),
+            *(asyncio.create_task(p.run(), name=f"pacer-{b}") for b, p in self.pacers.items()),
         ]
 
     async def stop(self) -> None:
@@ -78,8 +90,12 @@ class Broadcaster:
         """One timer for every connection: a comment line keeps idle streams (and proxies) open."""
         while True:
             await asyncio.sleep(self._heartbeat_s)
-            for subscriber in self.subscribers:
-                subscriber.heartbeat()
+            subscribers = list(self.subscribers)
+            for offset in range(0, len(subscribers), CHUNK):
+                if offset:
+                    await asyncio.sleep(0)  # own events go first
+                for subscriber in subscribers[offset : offset + CHUNK]:
+                    subscriber.heartbeat()
 
     async def _sweep(self) -> None:
         """One timer for every connection: evict writers stuck too long, end expired connections.
@@ -105,20 +121,16 @@ class Broadcaster:
                     if subscriber.idle:
                         subscriber.kick()
 
-    def subscribe(self, user_id: str | None, capacity: int) -> Subscriber:
-        subscriber = Subscriber(user_id, capacity)
+    def subscribe(self, board_id: str, user_id: str | None) -> Subscriber:
+        subscriber = Subscriber(board_id, user_id)
+        self.boards[board_id].add(subscriber)
         self.subscribers.add(subscriber)
-        if user_id:
-            self._by_user.setdefault(user_id, set()).add(subscriber)
         self._metrics.sse_connections.set(len(self.subscribers))
         return subscriber
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
+        self.boards[subscriber.board_id].remove(subscriber)
         self.subscribers.discard(subscriber)
-        if subscriber.user_id and (owners := self._by_user.get(subscriber.user_id)):
-            owners.discard(subscriber)
-            if not owners:
-                del self._by_user[subscriber.user_id]
         self._metrics.sse_connections.set(len(self.subscribers))
 
     def drain(self) -> None:
@@ -142,58 +154,55 @@ class Broadcaster:
                 await asyncio.sleep(RETRY_DELAY_S)
 
     async def _resync(self) -> None:
-        """(Re)start from the current end of the stream with a fresh Top 10 snapshot."""
+        """(Re)start from the current end of the stream with a fresh Top 10 of every board."""
         _, last_id = await events.first_and_last_ids(self._redis)
         if last_id is not None and stream_id_key(last_id) > stream_id_key(self.position):
             self.position = last_id
-        entries = await self._leaderboard.top(self.board_id, TOP_SIZE) or []
-        version = await self._leaderboard.top_version(self.board_id)
-        if version >= self._snapshot_version:
-            payload = orjson.dumps(leaderboard_updated(self.board_id, version, entries))
-            self._set_snapshot(payload, version)
+        for board_id, board in self.boards.items():
+            entries = await self._leaderboard.top(board_id, TOP_SIZE) or []
+            version = await self._leaderboard.top_version(board_id)
+            payload = orjson.dumps(leaderboard_updated(board_id, version, entries))
+            if board.update_top(frame(EventType.LEADERBOARD_UPDATED, payload, self.position), version):
+                self.pacers[board_id].changed()
         self.healthy = True
-
-    def _set_snapshot(self, data: bytes, version: int) -> Frame:
-        self._snapshot_version = version
-        self.snapshot = frame(EventType.LEADERBOARD_UPDATED, data, self.position, is_top=True)
-        return self.snapshot
 
     def dispatch(self, event: StreamEvent) -> None:
         if event.traceparent and tracing.enabled():
             parent = tracing.context_from(event.traceparent)
-            with tracing.tracer().start_as_current_span(
-                "deliver", context=parent, kind=SpanKind.CONSUMER
-            ) as span:
-                span.set_attribute("scoreboard.subscribers", len(self.subscribers))
+            with tracing.tracer().start_as_current_span("deliver", context=parent, kind=SpanKind.CONSUMER):
                 self._dispatch(event)
         else:
             self._dispatch(event)
 
     def _dispatch(self, event: StreamEvent) -> None:
         self.position = event.id
-        if event.board_id != self.board_id:
+        board = self.boards.get(event.board_id)
+        if board is None:
             return
         if event.type == EventType.LEADERBOARD_UPDATED:
             version = int(orjson.loads(event.data).get("version", 0))
-            if version <= self._snapshot_version:
-                return  # an older Top 10 than we already sent (two workers raced)
-            self._snapshot_version = version
-            self.snapshot = frame(
-                event.type, event.data, event.id, committed_us=event.committed_us, is_top=True
-            )
-            targets: set[Subscriber] | list[Subscriber] = self.subscribers
-            shared = self.snapshot
-        else:
-            shared = frame(event.type, event.data, event.id, committed_us=event.committed_us)
-            targets = self.subscribers if event.public else list(self._by_user.get(event.user_id or "", ()))
-        for subscriber in targets:
-            subscriber.offer(shared)  # written inline to every client whose socket keeps up
-        self._sent["top" if shared.is_top else "user"].inc(len(targets))
+            if board.update_top(frame(event.type, event.data, event.id), version):
+                self.pacers[board.board_id].changed()
+            return  # an older Top 10 (two workers raced) is dropped
+        # Whatever its `pub` flag says, a user's event is theirs alone (DESIGN section 6).
+        owners = board.owners.get(event.user_id or "")
+        if not owners:
+            return
+        shared = frame(event.type, event.data, event.id)
+        for subscriber in owners:
+            subscriber.offer_own(shared)  # the fast lane: written now, no pacing
+        self._sent_own.inc(len(owners))
         if event.committed_us:
             self._metrics.deliver_latency.observe(max(0.0, time.time() - event.committed_us / 1e6))
 
-    async def missed_since(self, last_event_id: str, user_id: str | None, limit: int) -> list[Frame] | None:
-        """Frames after last_event_id up to our position, or None when a snapshot must replace them."""
+    def snapshot(self, board_id: str) -> tuple[Frame | None, int]:
+        board = self.boards[board_id]
+        return board.top, board.version
+
+    async def missed_since(
+        self, last_event_id: str, board_id: str, user_id: str, limit: int
+    ) -> list[Frame] | None:
+        """The owner's events after last_event_id up to our position; None when that id is gone."""
         try:
             wanted = stream_id_key(last_event_id)
         except ValueError:
@@ -205,7 +214,7 @@ class Broadcaster:
         if len(missed) > limit:
             return None
         return [
-            frame(e.type, e.data, e.id, is_top=e.type == EventType.LEADERBOARD_UPDATED)
+            frame(e.type, e.data, e.id)
             for e in missed
-            if e.board_id == self.board_id and (e.public or (user_id is not None and e.user_id == user_id))
+            if e.board_id == board_id and e.type != EventType.LEADERBOARD_UPDATED and e.user_id == user_id
         ]

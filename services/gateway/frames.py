@@ -22,8 +22,6 @@ def body_message(payload: bytes) -> dict[str, Any]:
 class Frame:
     id_key: tuple[int, int]
     payload: bytes
-    committed_us: int
-    is_top: bool
     message: dict[str, Any] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -35,11 +33,9 @@ def encode(event_type: str, data: bytes, entry_id: str | None) -> bytes:
     return encoded
 
 
-def frame(
-    event_type: str, data: bytes, entry_id: str | None, *, committed_us: int = 0, is_top: bool = False
-) -> Frame:
+def frame(event_type: str, data: bytes, entry_id: str | None) -> Frame:
     id_key = stream_id_key(entry_id) if entry_id else (0, 0)
-    return Frame(id_key, encode(event_type, data, entry_id), committed_us, is_top)
+    return Frame(id_key, encode(event_type, data, entry_id))
 
 
 # The heartbeat: an SSE comment line, shared by every connection.

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from scoreboard.config import HttpSettings, RedisSettings, TicketSettings
+from scoreboard.config import HttpSettings, ProxySettings, RedisSettings, TicketSettings
 
 
-class GatewaySettings(RedisSettings, TicketSettings, HttpSettings):
+class GatewaySettings(RedisSettings, TicketSettings, HttpSettings, ProxySettings):
     sse_heartbeat_s: float = Field(default=15.0, gt=0)
-    sse_client_buffer: int = Field(default=256, ge=8)  # queued events per client before eviction
+    # At most one Top 10 per client per interval; widened up to the maximum while the loop lags.
+    sse_state_interval_ms: int = Field(default=250, ge=10, le=60_000)
+    sse_state_interval_max_ms: int = Field(default=4000, ge=10, le=600_000)
     sse_send_timeout_s: float = Field(default=10.0, gt=0)  # a write stuck this long evicts the client
     sse_max_lifetime_s: float = Field(default=3600.0, gt=0)  # then ask the client to reconnect
     sse_retry_ms: int = Field(default=2000, ge=100)  # base reconnect delay, jittered on drain

@@ -3,12 +3,12 @@
 sse-starlette's EventSourceResponse runs a generator plus ping, disconnect and shutdown tasks per
 connection; at 10,000 clients those tasks and their frames dominate memory and CPU (see
 docs/PERFORMANCE.md). Here the connection's task writes the greeting, then waits in `receive()`
-for the client to leave while the Broadcaster writes each shared, pre-encoded frame straight to
-its `send` (services/gateway/subscriber.py). The task only writes itself when the socket lags
-behind (it is "kicked" out of `receive()`: cancelled and un-cancelled), for the goodbye (drain,
-lifetime), and when its client is evicted. The heartbeat, the send timeout and the lifetime cap
-are one timer each in the Broadcaster, not per connection. The SSE wire format still comes from
-sse-starlette's encoder (services/gateway/frames.py).
+for the client to leave while the Broadcaster (own events) and the pacer (the Top 10) write each
+shared, pre-encoded frame straight to its `send` (services/gateway/subscriber.py). The task only
+writes itself when the socket lags behind (it is "kicked" out of `receive()`: cancelled and
+un-cancelled), for the goodbye (drain, lifetime), and when its client is evicted. The heartbeat,
+the send timeout and the lifetime cap are one timer each in the Broadcaster, not per connection.
+The SSE wire format still comes from sse-starlette's encoder (services/gateway/frames.py).
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from typing import Any, cast
 from starlette.types import Receive, Send
 
 from services.gateway.frames import body_message
-from services.gateway.subscriber import SendCoroutine, Subscriber
+from services.gateway.inline_send import SendCoroutine, finish
+from services.gateway.subscriber import Subscriber
 
 HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
@@ -28,7 +29,6 @@ HEADERS = [
     (b"x-accel-buffering", b"no"),
     (b"connection", b"keep-alive"),
 ]
-END = {"type": "http.response.body", "body": b"", "more_body": False}
 
 
 class SubscriberStream:
@@ -58,7 +58,7 @@ class SubscriberStream:
         evicted = True
         try:
             await self._serve(receive, send)
-            evicted = subscriber.evicted or subscriber.overflowed
+            evicted = subscriber.evicted
         finally:
             subscriber.idle = False
             subscriber.task = None
@@ -66,7 +66,7 @@ class SubscriberStream:
                 subscriber.pending.close()
                 subscriber.pending = None
             self.on_close(subscriber, evicted)
-        _end(send)
+        await finish(send)
 
     async def _serve(self, receive: Receive, send: Send) -> None:
         """Stream until the client leaves, is evicted, or is asked to reconnect."""
@@ -87,7 +87,7 @@ class SubscriberStream:
     async def _step(self, receive: Receive, send: Send) -> bool:
         """One write, or one wait for the client to leave; True when the stream is over."""
         subscriber = self.subscriber
-        if subscriber.closed or subscriber.evicted or subscriber.overflowed:
+        if subscriber.closed or subscriber.evicted:
             return True
         if self.headers is not None:  # the greeting: headers, then the snapshot or what was missed
             headers, self.headers = self.headers, None
@@ -131,15 +131,3 @@ class SubscriberStream:
             await send(message)
         finally:
             subscriber.write_started = 0.0
-
-
-def _end(send: Send) -> None:
-    """Finish the chunked body if the socket takes it now; else the server drops the connection."""
-    coro = cast(SendCoroutine, send)(END)
-    try:
-        coro.send(None)
-    except StopIteration:
-        return
-    except Exception:  # noqa: S110 - the connection is going away either way
-        pass
-    coro.close()

@@ -1,4 +1,5 @@
-"""GET /api/realtime/stream: the Top 10 now, then every update; resumable with Last-Event-ID.
+"""GET /api/realtime/stream: the Top 10 now, then its newest state, paced; with `?token=` also the
+owner's own events at once. Resumable with Last-Event-ID.
 
 Served as a bare ASGI app, outside Starlette's middleware stack (services/gateway/app.py): every
 frame of a long stream would otherwise pass through each middleware's `send` wrapper. What that
@@ -9,6 +10,7 @@ the request metrics and access log line, and the `{code, message, details}` erro
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -17,11 +19,13 @@ from urllib.parse import parse_qsl
 from starlette.types import Receive, Scope, Send
 
 from scoreboard.domain.errors import ErrorCode, Reason, ScoreboardError, Unavailable
+from scoreboard.domain.models import DEFAULT_BOARD
 from scoreboard.redis_store.events import stream_id_key
 from scoreboard.security.masking import mask_ip
 from scoreboard.security.realtime_tokens import RealtimeTokens
 from scoreboard.telemetry.logging import request_id_var
 from scoreboard.telemetry.metrics import Metrics
+from scoreboard.web.client_ip import client_ip
 from scoreboard.web.errors import error_body, error_response
 from scoreboard.web.middleware import RequestIds, RequestLog
 from scoreboard.web.responses import JSONResponse
@@ -86,7 +90,7 @@ class StreamEndpoint:
         try:
             stream = await self._open(query, headers, response_headers)
         except ScoreboardError as error:
-            return await self._reject(error, response_headers, send)
+            return await self._reject(error, self._client_ip(scope, headers), response_headers, send)
         except Exception as error:
             error_log.error("unhandled error", exc_info=error, extra={"route": PATH})
             response = JSONResponse(error_body(ErrorCode.INTERNAL_ERROR, "internal error"), status_code=500)
@@ -104,10 +108,11 @@ class StreamEndpoint:
                 reason=Reason.STREAM_UNAVAILABLE,
                 retry_after_s=2,
             )
-        subscriber = self.broadcaster.subscribe(user_id, self.settings.sse_client_buffer)
+        # Subscribed before the greeting is built: nothing dispatched meanwhile is missed.
+        subscriber = self.broadcaster.subscribe(DEFAULT_BOARD, user_id)
         try:
             last_event_id = headers.get(b"last-event-id", b"").decode("latin-1") or query.get("lastEventId")
-            initial = await self._initial_frames(last_event_id, subscriber, user_id)
+            initial = await self._initial_frames(last_event_id, subscriber)
         except BaseException:
             self.broadcaster.unsubscribe(subscriber)
             raise
@@ -122,29 +127,41 @@ class StreamEndpoint:
             on_close=self._closed,
         )
 
-    async def _initial_frames(
-        self, last_event_id: str | None, subscriber: Subscriber, user_id: str | None
-    ) -> list[bytes]:
-        """A reconnect hint, then what the client missed (Last-Event-ID) or a Top 10 snapshot."""
-        position = self.broadcaster.position
-        snapshot = self.broadcaster.snapshot
-        retry = retry_frame(self.settings.sse_retry_ms, "welcome")
-        if last_event_id:
-            try:
-                if stream_id_key(last_event_id) >= stream_id_key(position):
-                    subscriber.skip_until = stream_id_key(last_event_id)
-                    return [retry]  # nothing missed (or we are behind the gateway it came from)
-            except ValueError:
-                pass
+    async def _initial_frames(self, last_event_id: str | None, subscriber: Subscriber) -> list[bytes]:
+        """A reconnect hint, the owner's events missed since Last-Event-ID, then the newest Top 10."""
+        frames = [retry_frame(self.settings.sse_retry_ms, "welcome")]
+        if last_event_id and subscriber.user_id:
             missed = await self.broadcaster.missed_since(
-                last_event_id, user_id, self.settings.sse_replay_limit
+                last_event_id, subscriber.board_id, subscriber.user_id, self.settings.sse_replay_limit
             )
-            if missed is not None:
-                return [retry, *(item.payload for item in missed)]
-        return [retry, snapshot.payload] if snapshot else [retry]
+            if missed:
+                frames.extend(item.payload for item in missed)
+                subscriber.skip_until = missed[-1].id_key  # read while we replayed: already in it
+        if last_event_id:
+            with contextlib.suppress(ValueError):  # resumed from a gateway ahead of this one
+                subscriber.skip_until = max(subscriber.skip_until, stream_id_key(last_event_id))
+        if subscriber.own is not None and subscriber.own.id_key <= subscriber.skip_until:
+            subscriber.own = None
+        # From here to the return nothing awaits: no pass can slip between the snapshot and its
+        # record, so the pacer sends this client only a newer Top 10, an interval from now.
+        top, version = self.broadcaster.snapshot(subscriber.board_id)
+        if top is not None:
+            frames.append(top.payload)
+            subscriber.top, subscriber.top_version = None, version
+            subscriber.top_at = asyncio.get_running_loop().time()
+        return frames
+
+    def _client_ip(self, scope: Scope, headers: dict[bytes, bytes]) -> str:
+        peer = scope.get("client")
+        forwarded = headers.get(b"x-forwarded-for")
+        return client_ip(
+            peer[0] if peer else None,
+            forwarded.decode("latin-1") if forwarded else None,
+            self.settings.trusted_proxies,
+        )
 
     async def _reject(
-        self, error: ScoreboardError, response_headers: list[tuple[bytes, bytes]], send: Send
+        self, error: ScoreboardError, ip: str, response_headers: list[tuple[bytes, bytes]], send: Send
     ) -> int:
         response = error_response(error, getattr(error, "status_override", None))
         audit_log.info(
@@ -155,7 +172,7 @@ class StreamEndpoint:
                 "status": response.status_code,
                 "route": PATH,
                 "user_id": None,
-                "ip": mask_ip(None),
+                "ip": mask_ip(ip),
             },
         )
         return await _send_json(send, response.status_code, response, response_headers)

@@ -1,82 +1,50 @@
-"""One connected client: written to inline while its socket keeps up, else a bounded queue.
+"""One connected client: written to inline while its socket keeps up, else two slots.
 
 The fast path: the connection's own task sits in `receive()` (waiting for the client to leave)
-and the reader writes each shared frame straight to the connection's ASGI `send` as it arrives:
-one call, no task switch, no wake-up. The server's `send` only suspends when the socket's
-buffer is full; then the half-done write is handed over to the connection's task ("kick": the
-task is cancelled out of `receive()`), and until that task has caught up, frames queue here,
-the Top 10 conflated to its latest state, bounded by `capacity` (beyond it: eviction).
+while the reader (the owner's own events) and the pacer (the Top 10) write each frame straight to
+the connection's ASGI `send` (services/gateway/inline_send.py): one call, no task switch. The
+server's `send` only suspends when the socket's buffer is full; then the half-done write is handed
+over to the connection's task ("kick": the task is cancelled out of `receive()`), and until that
+task has caught up, what is due waits in two slots: the newest Top 10 and the owner's newest
+event. Both are state ("the Top 10 is now...", "your score is now..."), so a newer one replaces
+the one waiting: a lagging client holds at most two frames, never a backlog.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Callable, Coroutine, Generator
 from typing import Any
 
 from services.gateway.frames import PING, PING_MESSAGE, Frame
-
-SendCoroutine = Callable[[dict[str, Any]], Coroutine[Any, Any, None]]
-
-
-class PendingWrite:
-    """A `send(...)` coroutine started inline that suspended: awaiting this finishes it.
-
-    The coroutine already yielded `blocker` (the future it waits on) to us rather than to a
-    task, so the awaiting task must first wait on that future, then keep driving the coroutine.
-    """
-
-    __slots__ = ("blocker", "coro")
-
-    def __init__(self, coro: Coroutine[Any, Any, None], blocker: Any) -> None:
-        self.coro = coro
-        self.blocker = blocker
-
-    def __await__(self) -> Generator[Any, None, None]:
-        coro, blocker = self.coro, self.blocker
-        while True:
-            try:
-                yield blocker
-            except BaseException as error:  # cancelled, or the future failed: the coroutine decides
-                try:
-                    blocker = coro.throw(error)
-                except StopIteration:
-                    return
-            else:
-                try:
-                    blocker = coro.send(None)
-                except StopIteration:
-                    return
-
-    def close(self) -> None:
-        self.coro.close()
+from services.gateway.inline_send import PendingWrite, SendCoroutine, send_now
 
 
 class Subscriber:
     __slots__ = (
-        "capacity",
+        "board_id",
         "closed",
         "deadline",
         "evicted",
         "expired",
         "idle",
         "kicked",
-        "overflowed",
+        "own",
         "pending",
         "ping_due",
-        "queue",
         "send",
         "skip_until",
         "task",
+        "top",
+        "top_at",
+        "top_version",
         "user_id",
         "write_started",
     )
 
-    def __init__(self, user_id: str | None, capacity: int) -> None:
+    def __init__(self, board_id: str, user_id: str | None) -> None:
+        self.board_id = board_id
         self.user_id = user_id
-        self.capacity = capacity
-        self.queue: list[Frame] | None = None  # allocated only while the client lags
         self.send: SendCoroutine | None = None
         self.task: asyncio.Task[Any] | None = None  # the connection's task, once it streams
         self.idle = False  # its task waits in receive(): frames are written inline
@@ -84,34 +52,31 @@ class Subscriber:
         self.pending: PendingWrite | None = None  # an inline write the socket could not take yet
         self.write_started = 0.0  # loop time a write still in progress began (0: none)
         self.deadline = math.inf  # loop time at which the client is asked to reconnect
-        self.overflowed = False
         self.evicted = False  # one write stayed blocked longer than the send timeout
         self.expired = False  # the connection lifetime is reached
         self.closed = False
         self.ping_due = False
-        self.skip_until = (0, 0)  # already seen up to here (a resume from a gateway ahead of us)
+        self.top: Frame | None = None  # the newest Top 10, waiting while the client lags
+        self.own: Frame | None = None  # the owner's newest event, waiting while the client lags
+        self.top_version = -1  # the newest Top 10 version handed to this client
+        self.top_at = -math.inf  # loop time it was handed over (the pacer spaces them)
+        self.skip_until = (0, 0)  # own events up to here were already sent (replayed, or resumed)
 
-    def offer(self, frame: Frame) -> None:
+    def offer_top(self, frame: Frame, version: int, now: float) -> None:
+        self.top_version = version
+        self.top_at = now
+        if self.idle and not self.kicked:
+            self._write_now(frame.message)
+        else:
+            self.top = frame  # replaces an older one still waiting
+
+    def offer_own(self, frame: Frame) -> None:
         if frame.id_key <= self.skip_until:
             return
         if self.idle and not self.kicked:
             self._write_now(frame.message)
-            return
-        queue = self.queue
-        if queue is None:
-            self.queue = [frame]
-            return
-        if frame.is_top:
-            # Only the latest Top 10 matters: drop a queued older one, keep ids in stream order.
-            for index, queued in enumerate(queue):
-                if queued.is_top:
-                    del queue[index]
-                    break
-        if len(queue) >= self.capacity:
-            self.overflowed = True
-            self.kick()
         else:
-            queue.append(frame)
+            self.own = frame  # the owner's newest score replaces an older one still waiting
 
     def heartbeat(self) -> None:
         if self.idle and not self.kicked:
@@ -127,23 +92,24 @@ class Subscriber:
 
     def _write_now(self, message: dict[str, Any]) -> None:
         assert self.send is not None
-        coro = self.send(message)
         try:
-            blocker = coro.send(None)
-        except StopIteration:
-            return  # written (the common case)
+            pending = send_now(self.send, message)
         except Exception:
             self.closed = True
             self.kick()
             return
-        self.pending = PendingWrite(coro, blocker)
+        if pending is None:
+            return  # written (the common case)
+        self.pending = pending
         self.write_started = asyncio.get_running_loop().time()
         self.kick()
 
     def take_payload(self) -> bytes:
-        """Everything due to this client as one write: queued frames, else a heartbeat."""
-        queue, self.queue = self.queue, None
+        """Everything due to this client as one write, in stream order; else a heartbeat."""
+        waiting = [frame for frame in (self.own, self.top) if frame is not None]
+        self.own = self.top = None
         due_ping, self.ping_due = self.ping_due, False
-        if queue:
-            return b"".join(frame.payload for frame in queue)
+        if waiting:
+            waiting.sort(key=lambda frame: frame.id_key)
+            return b"".join(frame.payload for frame in waiting)
         return PING if due_ping else b""

@@ -9,7 +9,7 @@ from uuid import UUID
 from arq import Retry
 from opentelemetry.trace import SpanKind
 
-from scoreboard.domain.events import TOP_SIZE, user_score_updated
+from scoreboard.domain.events import user_score_updated
 from scoreboard.domain.models import ScoreState
 from scoreboard.redis_store import events
 from scoreboard.redis_store.connection import UNAVAILABLE_ERRORS as REDIS_DOWN
@@ -20,17 +20,12 @@ log = logging.getLogger("scoreboard.worker.jobs")
 
 
 async def announce(
-    context: WorkerContext,
-    state: ScoreState,
-    rank: int,
-    *,
-    public: bool,
-    committed_us: int,
-    traceparent: str | None,
+    context: WorkerContext, state: ScoreState, rank: int, *, committed_us: int, traceparent: str | None
 ) -> None:
     """Append user_score_updated, then remember it was announced (at least once, never lost).
 
-    Only public users in the Top 10 are shown on the public stream; the rest reach their owner.
+    It is for its owner alone (`pub` 0): the public stream carries the Top 10 as state, whose
+    `leaderboard_updated` already holds the scores (DESIGN section 6).
     """
     payload = user_score_updated(state.board_id, state.user_id, state.score, rank)
     await events.append(
@@ -38,7 +33,7 @@ async def announce(
         payload,
         maxlen=context.settings.stream_maxlen,
         user_id=str(state.user_id),
-        public=public and rank <= TOP_SIZE,
+        public=False,
         committed_us=committed_us,
         traceparent=traceparent,
     )
@@ -76,7 +71,6 @@ async def _apply(context: WorkerContext, state: ScoreState, payload: dict[str, A
                 context,
                 state,
                 outcome.rank,
-                public=bool(payload["public"]),
                 committed_us=int(payload.get("committedAt") or 0),
                 traceparent=tracing.current_traceparent(),
             )

@@ -192,6 +192,5 @@ async def _apply_and_announce(context: WorkerContext, states: list[ScoreState]) 
         await context.leaderboard.save_profiles(profiles)
         for state, outcome in zip(states, outcomes, strict=True):
             if outcome.needs_event:
-                public = profiles.get(state.user_id, ("", True))[1]
-                await announce(context, state, outcome.rank, public=public, committed_us=0, traceparent=None)
+                await announce(context, state, outcome.rank, committed_us=0, traceparent=None)
     return sum(1 for outcome in outcomes if outcome.applied or outcome.needs_event)

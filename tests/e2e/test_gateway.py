@@ -109,25 +109,35 @@ async def test_snapshot_first_then_live_events(gateway: ServiceProcess, redis: R
             await context.__aexit__(None, None, None)
 
 
-async def test_last_event_id_resumes_exactly_what_was_missed(gateway: ServiceProcess, redis: Redis) -> None:
+async def test_last_event_id_replays_the_owners_missed_events_then_the_newest_top_10(
+    gateway: ServiceProcess, redis: Redis
+) -> None:
+    alice = uuid.uuid4()
     seen = await publish_top(redis, 1, 1)
     await asyncio.sleep(0.2)  # the gateway has read it
-    missed = [await publish_score(redis, uuid.uuid4(), n, public=True) for n in (2, 3, 4)]
-    private_other = await publish_score(redis, uuid.uuid4(), 5, public=False)
+    missed = [await publish_score(redis, alice, n, public=False) for n in (2, 3, 4)]
+    await publish_score(redis, uuid.uuid4(), 5, public=True)  # someone else's, even if flagged public
+    await publish_top(redis, 2, 6)
+    await publish_top(redis, 3, 7)
+    await asyncio.sleep(0.2)
     async with httpx.AsyncClient(timeout=10) as client:
-        context, reader = await open_stream(
-            client, gateway.url + "/api/realtime/stream", **{"Last-Event-ID": seen}
-        )
+        url = gateway.url + "/api/realtime/stream"
+        resume = {"Last-Event-ID": seen}
+        context, reader = await open_stream(client, f"{url}?token={stream_token(alice)}", **resume)
+        public_context, public_reader = await open_stream(client, url, **resume)
         try:
             replayed = [await reader.next_data_event() for _ in missed]
             assert [event["id"] for event in replayed] == missed
             assert [event["newScore"] for event in replayed] == [2, 3, 4]
-            after = await publish_top(redis, 2, 7)
-            nxt = await reader.next_data_event()
-            assert nxt["id"] == after  # the private event of someone else was never sent
-            assert private_other not in {event["id"] for event in replayed}
+            newest = await reader.next_data_event()
+            assert (newest["event"], newest["version"]) == ("leaderboard_updated", 3)  # not 2: state
+            public_first = await public_reader.next_data_event()
+            assert (public_first["event"], public_first["version"]) == ("leaderboard_updated", 3)
+            after = await publish_score(redis, alice, 8, public=False)
+            assert (await reader.next_data_event())["id"] == after
         finally:
-            await context.__aexit__(None, None, None)
+            for opened in (context, public_context):
+                await opened.__aexit__(None, None, None)
 
 
 async def test_a_trimmed_last_event_id_gets_a_fresh_snapshot(gateway: ServiceProcess, redis: Redis) -> None:
@@ -145,7 +155,7 @@ async def test_a_trimmed_last_event_id_gets_a_fresh_snapshot(gateway: ServicePro
             await context.__aexit__(None, None, None)
 
 
-async def test_private_events_reach_only_their_owner(gateway: ServiceProcess, redis: Redis) -> None:
+async def test_score_events_reach_only_their_owner(gateway: ServiceProcess, redis: Redis) -> None:
     alice, bob = uuid.uuid4(), uuid.uuid4()
     async with httpx.AsyncClient(timeout=10) as client:
         base = gateway.url + "/api/realtime/stream?token="
@@ -155,7 +165,7 @@ async def test_private_events_reach_only_their_owner(gateway: ServiceProcess, re
         try:
             for reader in (alice_reader, bob_reader, public_reader):
                 assert (await reader.next_data_event())["event"] == "leaderboard_updated"
-            bobs = await publish_score(redis, bob, 11, public=False)
+            bobs = await publish_score(redis, bob, 11, public=True)  # flagged public by an older worker
             alices = await publish_score(redis, alice, 12, public=False)
             marker = await publish_top(redis, 5, 50)
             assert [(await bob_reader.next_data_event())["id"] for _ in range(2)] == [bobs, marker]
@@ -195,22 +205,24 @@ async def test_heartbeat_comments_keep_idle_streams_alive(gateway: ServiceProces
 
 
 async def test_a_client_that_never_reads_is_evicted_and_others_keep_flowing(
-    gateway: ServiceProcess, redis: Redis
+    gateway: ServiceProcess, redis: Redis, tmp_path: Path
 ) -> None:
     assert gateway.process is not None
     rss_before = _rss_kb(gateway.process.pid)
+    owner = uuid.uuid4()  # the stuck clients all follow one user, flooded with its own events
     stuck = []
     for _ in range(5):
         sock = socket.socket()
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connect: a tiny window
         sock.connect(("127.0.0.1", gateway.port))
-        sock.sendall(b"GET /api/realtime/stream HTTP/1.1\r\nHost: test\r\n\r\n")
+        path = f"/api/realtime/stream?token={stream_token(owner)}"
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: test\r\n\r\n".encode())
         stuck.append(sock)
     await asyncio.sleep(0.3)
     pad = "x" * 8000
     for n in range(1500):  # ~12 MB per client: more than any kernel buffer on loopback holds
-        payload = user_score_updated("global", uuid.uuid4(), n, 1) | {"pad": pad}
-        await events.append(redis, payload, maxlen=10_000)
+        payload = user_score_updated("global", owner, n, 1) | {"pad": pad}
+        await events.append(redis, payload, maxlen=10_000, user_id=str(owner), public=False)
     async with httpx.AsyncClient(timeout=10) as client:
         context, reader = await open_stream(client, gateway.url + "/api/realtime/stream")
         try:
@@ -232,6 +244,8 @@ async def test_a_client_that_never_reads_is_evicted_and_others_keep_flowing(
     for sock in stuck:
         sock.close()
     assert evicted >= len(stuck)
+    log = (tmp_path / "gateway.log").read_text()
+    assert "without completing response" not in log  # an eviction is not a server error
     # ~60 MB was sent towards clients that never read: bounded buffers keep the gateway flat.
     print(f"gateway RSS {rss_before} -> {rss_after} KB")
     assert rss_after - rss_before < 30_000, (rss_before, rss_after)

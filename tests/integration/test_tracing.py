@@ -15,6 +15,7 @@ from scoreboard.redis_store.keys import JOB_QUEUE
 from scoreboard.telemetry import tracing
 from scoreboard.telemetry.metrics import Metrics
 from services.gateway.broadcaster import Broadcaster
+from services.gateway.state_interval import StateInterval
 from services.worker.context import WorkerContext
 from services.worker.jobs import apply_score
 from tests.factories import Player
@@ -47,7 +48,9 @@ async def test_an_increment_is_one_trace_across_the_three_services(
     assert payload["traceparent"]
     await apply_score({"scoreboard": worker}, payload)
 
-    broadcaster = Broadcaster(worker.redis, worker.redis, Metrics("gateway"))
+    metrics = Metrics("gateway")
+    interval = StateInterval(0.25, 4.0, metrics.sse_state_interval)
+    broadcaster = Broadcaster(worker.redis, worker.redis, metrics, interval)
     stream = await events.read_after(worker.redis, "0-0", block_ms=100)
     assert [event.type for event in stream] == ["user_score_updated"]
     assert stream[0].traceparent

@@ -173,7 +173,7 @@ async def test_apply_score_caches_the_profile(worker: WorkerContext) -> None:
     ]
 
 
-async def test_user_score_updated_carries_the_rank_and_the_public_flag(worker: WorkerContext) -> None:
+async def test_user_score_updated_carries_the_rank_and_is_for_its_owner_alone(worker: WorkerContext) -> None:
     users = await seed(worker, 12)  # ranks 1..12, scores 1000..989
     private_leader, public_leader, public_low = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
 
@@ -183,11 +183,13 @@ async def test_user_score_updated_carries_the_rank_and_the_public_flag(worker: W
 
     events = {data(f)["userId"]: (data(f), f) for _, f in await stream(worker, "user_score_updated")}
     assert events[str(private_leader)][0]["rank"] == 1
-    assert events[str(private_leader)][1][b"pub"] == b"0"  # private users never go public
     assert events[str(public_leader)][0]["rank"] == 2
-    assert events[str(public_leader)][1][b"pub"] == b"1"
     assert events[str(public_low)][0]["rank"] == len(users) + 3
-    assert events[str(public_low)][1][b"pub"] == b"0"  # only the Top 10 is on the public stream
+    # Never public, not even a public user in the Top 10: the public stream carries the Top 10.
+    assert {fields[b"pub"] for _, fields in events.values()} == {b"0"}
+    assert {fields[b"user"] for _, fields in events.values()} == {
+        str(u).encode() for u in (private_leader, public_leader, public_low)
+    }
     # The event's rank is the board's rank.
     assert await worker.leaderboard.score_and_rank(BOARD, public_low) == (10, len(users) + 3)
 

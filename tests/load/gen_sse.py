@@ -2,10 +2,12 @@
 
 Each client sends one GET, checks the 200, undoes the chunked transfer encoding, splits the
 stream into SSE events and hands each to the scenario's bookkeeping:
+* every leaderboard_updated: its "version" must only grow (a Top 10 is state: older ones may be
+  conflated, never sent after a newer one); each client keeps the last version it saw;
 * fanout: leaderboard_updated events carrying a "sentAt" (wall clock at XADD) give the
-  Redis-to-socket latency; their "version" must only grow; each client counts them and keeps the
-  last version it saw (a Top 10 is state: older ones may be conflated, the last must arrive);
-* e2e: user_score_updated events of the client's own user are kept as (user, score, receipt time).
+  Redis-to-socket latency; each client counts them (the last one sent must arrive);
+* e2e: user_score_updated events of the client's own user are kept as (user, score, receipt
+  time), and with `record_tops` every Top 10 as (version, receipt time), for its lag.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ class SseConfig:
     port: int
     paths: list[str]  # one per client
     own_users: list[str | None] = field(default_factory=list)  # e2e: the user each client follows
+    record_tops: bool = False  # e2e: keep (version, receipt time) of every Top 10
     connect_concurrency: int = 64
     connect_timeout_s: float = 60.0
 
@@ -46,6 +49,7 @@ class SseResult:
     out_of_order: int = 0
     events: dict[str, int] = field(default_factory=dict)
     receipts: list[tuple[str, int, float]] = field(default_factory=list)  # e2e
+    top_receipts: list[list[tuple[int, float]]] = field(default_factory=list)  # e2e: per client
     failures: dict[str, int] = field(default_factory=dict)
 
 
@@ -61,8 +65,17 @@ def _number_after(data: bytes, marker: bytes) -> bytes | None:
 
 
 class SseClient(asyncio.Protocol):
-    def __init__(self, request: bytes, result: SseResult, control: Control, own_user: str | None) -> None:
+    def __init__(
+        self,
+        request: bytes,
+        result: SseResult,
+        control: Control,
+        own_user: str | None,
+        *,
+        record_tops: bool = False,
+    ) -> None:
         self.request = request
+        self.tops: list[tuple[int, float]] | None = [] if record_tops else None
         self.result = result
         self.control = control
         self.own_user = own_user
@@ -153,15 +166,17 @@ class SseClient(asyncio.Protocol):
         self.result.events[name] = self.result.events.get(name, 0) + 1
         self.control.add(DONE)
         if event_type == b"leaderboard_updated":
+            version = int(_number_after(data, VERSION) or b"0")
+            if version <= self.last_version:
+                self.result.out_of_order += 1
+            self.last_version = version
+            if self.tops is not None:
+                self.tops.append((version, now))
             sent_at = _number_after(data, SENT_AT)
             if sent_at is not None:
                 self.result.latency.record(max(0.0, now - float(sent_at)))
                 self.synthetic += 1
                 self.control.add(EXTRA)
-                version = int(_number_after(data, VERSION) or b"0")
-                if version <= self.last_version:
-                    self.result.out_of_order += 1
-                self.last_version = version
         elif event_type == b"user_score_updated" and self.own_user is not None:
             event = orjson.loads(data)
             if event.get("userId") == self.own_user:
@@ -186,7 +201,7 @@ async def run(config: SseConfig, control: Control) -> SseResult:
             f"GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\n"
             "Cache-Control: no-cache\r\n\r\n"
         ).encode()
-        client = SseClient(request, result, control, own_user)
+        client = SseClient(request, result, control, own_user, record_tops=config.record_tops)
         async with gate:
             try:
                 await loop.create_connection(lambda: client, config.host, config.port)
@@ -210,6 +225,8 @@ async def run(config: SseConfig, control: Control) -> SseResult:
     for client in clients:
         result.synthetic_counts[client.synthetic] = result.synthetic_counts.get(client.synthetic, 0) + 1
         result.last_versions[client.last_version] = result.last_versions.get(client.last_version, 0) + 1
+        if client.tops is not None:
+            result.top_receipts.append(client.tops)
         client.close()
     with contextlib.suppress(Exception):
         await asyncio.sleep(0.1)

@@ -1,25 +1,36 @@
-"""The gateway's fan-out without a server: inline writes, hand-over when a socket lags, eviction,
-drain and lifetime, against a fake connection whose `send` suspends (before writing) while its
-socket is "full", like uvicorn's."""
+"""The gateway's fan-out without a server: own events written inline, the Top 10 paced, hand-over
+when a socket lags, eviction, drain and lifetime, against a fake connection whose `send`
+suspends (before writing) while its socket is "full". That is the contract of
+services/gateway/inline_send.py, which tests/integration/test_inline_send.py checks against real
+uvicorn."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
+import uuid
 from typing import Any
 
+import orjson
 import pytest
 from redis.asyncio import Redis
 
+from scoreboard.redis_store.events import StreamEvent
 from scoreboard.telemetry.metrics import Metrics
 from services.gateway.broadcaster import Broadcaster
 from services.gateway.frames import PING, Frame, frame
+from services.gateway.pacer import CHUNK
 from services.gateway.sse_response import SubscriberStream
+from services.gateway.state_interval import StateInterval
 from services.gateway.subscriber import Subscriber
+
+BOARD = "global"
 
 
 class FakeConnection:
     def __init__(self) -> None:
         self.messages: list[dict[str, Any]] = []
+        self.written_at: list[float] = []  # loop time of each message, as the server wrote it
         self.writable = asyncio.Event()
         self.writable.set()
         self.gone = asyncio.Event()
@@ -29,6 +40,7 @@ class FakeConnection:
         if not self.writable.is_set():
             await self.writable.wait()
         self.messages.append(message)
+        self.written_at.append(asyncio.get_running_loop().time())
 
     async def receive(self) -> dict[str, Any]:
         if not self._requested:
@@ -41,31 +53,67 @@ class FakeConnection:
     def body(self) -> bytes:
         return b"".join(m.get("body", b"") for m in self.messages if m["type"] == "http.response.body")
 
+    def top_times(self) -> list[float]:
+        return [
+            t
+            for m, t in zip(self.messages, self.written_at, strict=True)
+            if b"leaderboard" in m.get("body", b"")
+        ]
+
     @property
     def ended(self) -> bool:
         return bool(self.messages) and self.messages[-1].get("more_body") is False
 
 
+def top_event(version: int, entry_id: str | None = None) -> StreamEvent:
+    data = orjson.dumps({"type": "leaderboard_updated", "board": BOARD, "version": version, "top10": []})
+    return StreamEvent(entry_id or f"{version}-0", "leaderboard_updated", BOARD, data, None, True, 0, None)
+
+
+def own_event(user: str, score: int, entry_id: str, *, public: bool = False) -> StreamEvent:
+    data = orjson.dumps({"type": "user_score_updated", "board": BOARD, "userId": user, "newScore": score})
+    return StreamEvent(entry_id, "user_score_updated", BOARD, data, user, public, 0, None)
+
+
+def own(user: str, score: int, entry_id: str) -> Frame:
+    event = own_event(user, score, entry_id)
+    return frame(event.type, event.data, event.id)
+
+
 def top(version: int) -> Frame:
-    return frame("leaderboard_updated", b'{"v":%d}' % version, f"{version}-0", is_top=True)
+    event = top_event(version)
+    return frame(event.type, event.data, event.id)
 
 
-def user(n: int) -> Frame:
-    return frame("user_score_updated", b'{"n":%d}' % n, f"{n}-1")
+def versions(body: bytes) -> list[int]:
+    return [
+        orjson.loads(line[6:])["version"]
+        for line in body.split(b"\n")
+        if line.startswith(b"data: ") and b"leaderboard_updated" in line
+    ]
 
 
-class Setup:
-    def __init__(self, *, capacity: int = 8, send_timeout_s: float = 10.0) -> None:
-        unused = Redis()  # never connects: these tests do not read the stream
-        self.broadcaster = Broadcaster(unused, unused, Metrics("gateway"), send_timeout_s=send_timeout_s)
-        self.subscriber = self.broadcaster.subscribe(None, capacity)
+def scores(body: bytes) -> list[int]:
+    return [
+        orjson.loads(line[6:])["newScore"]
+        for line in body.split(b"\n")
+        if line.startswith(b"data: ") and b"user_score_updated" in line
+    ]
+
+
+class Client:
+    """One connection's stream task on a fake connection."""
+
+    def __init__(self, broadcaster: Broadcaster, user_id: str | None = None) -> None:
+        self.broadcaster = broadcaster
+        self.subscriber = broadcaster.subscribe(BOARD, user_id)
         self.connection = FakeConnection()
         self.closed: list[bool] = []
         stream = SubscriberStream(
             self.subscriber,
             [b": welcome\n\n"],
             headers=[],
-            draining=lambda: self.broadcaster.draining,
+            draining=lambda: broadcaster.draining,
             goodbye=lambda reason: f": {reason}\n\n".encode(),
             on_close=self._on_close,
         )
@@ -77,105 +125,282 @@ class Setup:
 
     async def until_idle(self) -> None:
         async with asyncio.timeout(2):
-            while not self.subscriber.idle:
+            while not self.subscriber.idle or self.subscriber.kicked:
                 await asyncio.sleep(0)
 
     async def finished(self) -> None:
         async with asyncio.timeout(3):
             await self.task
 
-
-async def test_frames_are_written_inline_while_the_socket_keeps_up() -> None:
-    setup = Setup()
-    await setup.until_idle()
-    setup.subscriber.offer(top(1))
-    setup.subscriber.offer(user(2))
-    assert setup.connection.body == b": welcome\n\n" + top(1).payload + user(2).payload  # no await
-    setup.connection.gone.set()
-    await setup.finished()
-    assert setup.closed == [False]
-    assert setup.broadcaster.subscribers == set()
+    async def leave(self) -> None:
+        self.connection.gone.set()
+        await self.finished()
 
 
-async def test_a_lagging_socket_gets_the_rest_in_order_with_the_top_10_conflated() -> None:
-    setup = Setup()
-    await setup.until_idle()
-    setup.connection.writable.clear()
-    for item in (top(1), user(2), top(3), user(4), top(5)):
-        setup.subscriber.offer(item)
+def make_broadcaster(
+    *, interval_s: float = 0.25, max_s: float = 4.0, send_timeout_s: float = 10.0
+) -> Broadcaster:
+    metrics = Metrics("gateway")
+    unused = Redis()  # never connects: these tests do not read the stream
+    interval = StateInterval(interval_s, max_s, metrics.sse_state_interval)
+    return Broadcaster(unused, unused, metrics, interval, send_timeout_s=send_timeout_s)
+
+
+# --- the connection: inline writes, hand-over, eviction, drain -------------------------------
+
+
+async def test_own_events_are_written_inline_while_the_socket_keeps_up() -> None:
+    broadcaster = make_broadcaster()
+    alice = str(uuid.uuid4())
+    client = Client(broadcaster, alice)
+    await client.until_idle()
+    broadcaster.dispatch(own_event(alice, 5, "1-0"))
+    assert client.connection.body == b": welcome\n\n" + own(alice, 5, "1-0").payload  # no await
+    await client.leave()
+    assert client.closed == [False]
+    assert broadcaster.subscribers == set()
+    assert broadcaster.boards[BOARD].owners == {}
+
+
+async def test_a_lagging_socket_gets_the_newest_of_each_in_stream_order() -> None:
+    broadcaster = make_broadcaster()
+    alice = str(uuid.uuid4())
+    client = Client(broadcaster, alice)
+    await client.until_idle()
+    client.connection.writable.clear()
+    subscriber = client.subscriber
+    subscriber.offer_own(own(alice, 1, "1-0"))  # the write the socket cannot take: handed over
+    subscriber.offer_top(top(2), 2, 0.0)
+    subscriber.offer_own(own(alice, 3, "3-0"))
+    subscriber.offer_top(top(4), 4, 0.0)
+    subscriber.offer_own(own(alice, 5, "5-0"))
     await asyncio.sleep(0.05)
-    assert setup.subscriber.write_started > 0  # the hand-over write is blocked
-    setup.connection.writable.set()
-    await setup.until_idle()
-    expected = b": welcome\n\n" + b"".join(f.payload for f in (top(1), user(2), user(4), top(5)))
-    assert setup.connection.body == expected  # top(3) was replaced by top(5)
-    setup.subscriber.offer(top(6))  # back to inline writes
-    assert setup.connection.body.endswith(top(6).payload)
-    setup.connection.gone.set()
-    await setup.finished()
+    assert subscriber.write_started > 0  # the hand-over write is blocked
+    client.connection.writable.set()
+    await client.until_idle()
+    expected = [own(alice, 1, "1-0"), top(4), own(alice, 5, "5-0")]  # conflated, ids ascending
+    assert client.connection.body == b": welcome\n\n" + b"".join(f.payload for f in expected)
+    subscriber.offer_own(own(alice, 6, "6-0"))  # back to inline writes
+    assert client.connection.body.endswith(own(alice, 6, "6-0").payload)
+    await client.leave()
 
 
-async def test_a_client_that_overflows_its_buffer_is_evicted() -> None:
-    setup = Setup(capacity=8)
-    await setup.until_idle()
-    setup.connection.writable.clear()
-    for n in range(20):
-        setup.subscriber.offer(user(n + 1))
-    await setup.finished()
-    assert setup.closed == [True]
-    assert setup.broadcaster.subscribers == set()
+async def test_a_lagging_client_holds_two_frames_at_most_and_is_never_evicted_for_it() -> None:
+    broadcaster = make_broadcaster()
+    alice = str(uuid.uuid4())
+    client = Client(broadcaster, alice)
+    await client.until_idle()
+    client.connection.writable.clear()
+    for n in range(1, 1000):
+        client.subscriber.offer_own(own(alice, n, f"{n}-0"))
+        client.subscriber.offer_top(top(n), n, 0.0)
+    assert client.subscriber.own is not None
+    assert client.subscriber.top is not None
+    client.connection.writable.set()
+    await client.until_idle()
+    assert scores(client.connection.body) == [1, 999]  # the first (handed over), then the newest
+    assert versions(client.connection.body) == [999]
+    assert client.closed == []
+    await client.leave()
 
 
 async def test_the_sweeper_evicts_a_write_stuck_longer_than_the_send_timeout() -> None:
-    setup = Setup(send_timeout_s=0.2)
-    sweeper = asyncio.create_task(setup.broadcaster._sweep())
+    broadcaster = make_broadcaster(send_timeout_s=0.2)
+    alice = str(uuid.uuid4())
+    client = Client(broadcaster, alice)
+    sweeper = asyncio.create_task(broadcaster._sweep())
     try:
-        await setup.until_idle()
-        setup.connection.writable.clear()
-        setup.subscriber.offer(user(1))
-        await setup.finished()
-        assert setup.closed == [True]
-        assert setup.subscriber.evicted
+        await client.until_idle()
+        client.connection.writable.clear()
+        broadcaster.dispatch(own_event(alice, 1, "1-0"))
+        await client.finished()
+        assert client.closed == [True]
+        assert client.subscriber.evicted
     finally:
         sweeper.cancel()
 
 
 async def test_drain_says_goodbye_and_ends_the_response() -> None:
-    setup = Setup()
-    await setup.until_idle()
-    setup.broadcaster.drain()
-    await setup.finished()
-    assert setup.connection.body.endswith(b": server draining\n\n")
-    assert setup.connection.ended
-    assert setup.closed == [False]
+    broadcaster = make_broadcaster()
+    client = Client(broadcaster)
+    await client.until_idle()
+    broadcaster.drain()
+    await client.finished()
+    assert client.connection.body.endswith(b": server draining\n\n")
+    assert client.connection.ended
+    assert client.closed == [False]
 
 
 async def test_the_lifetime_cap_asks_for_a_reconnect() -> None:
-    setup = Setup()
-    sweeper = asyncio.create_task(setup.broadcaster._sweep())
+    broadcaster = make_broadcaster()
+    client = Client(broadcaster)
+    sweeper = asyncio.create_task(broadcaster._sweep())
     try:
-        await setup.until_idle()
-        setup.subscriber.deadline = asyncio.get_running_loop().time()
-        await setup.finished()
-        assert setup.connection.body.endswith(b": connection lifetime reached\n\n")
-        assert setup.connection.ended
+        await client.until_idle()
+        client.subscriber.deadline = asyncio.get_running_loop().time()
+        await client.finished()
+        assert client.connection.body.endswith(b": connection lifetime reached\n\n")
+        assert client.connection.ended
     finally:
         sweeper.cancel()
 
 
 async def test_a_heartbeat_is_written_inline_to_a_waiting_client() -> None:
-    setup = Setup()
-    await setup.until_idle()
-    setup.subscriber.heartbeat()
-    assert setup.connection.body.endswith(PING)
-    setup.connection.gone.set()
-    await setup.finished()
+    broadcaster = make_broadcaster()
+    client = Client(broadcaster)
+    await client.until_idle()
+    client.subscriber.heartbeat()
+    assert client.connection.body.endswith(PING)
+    await client.leave()
 
 
 async def test_a_real_cancellation_is_not_swallowed() -> None:
-    setup = Setup()
-    await setup.until_idle()
-    setup.task.cancel()
+    broadcaster = make_broadcaster()
+    client = Client(broadcaster)
+    await client.until_idle()
+    client.task.cancel()
     with pytest.raises(asyncio.CancelledError):
-        await setup.task
-    assert setup.broadcaster.subscribers == set()
+        await client.task
+    assert broadcaster.subscribers == set()
+
+
+# --- routing: state for everyone, own events for their owner ---------------------------------
+
+
+async def test_a_score_event_reaches_its_owner_alone_even_when_flagged_public() -> None:
+    broadcaster = make_broadcaster()
+    alice, bob = str(uuid.uuid4()), str(uuid.uuid4())
+    clients = {
+        "alice": Client(broadcaster, alice),
+        "bob": Client(broadcaster, bob),
+        "public": Client(broadcaster),
+    }
+    for client in clients.values():
+        await client.until_idle()
+    broadcaster.dispatch(own_event(alice, 7, "1-0", public=True))  # an older worker's flag
+    broadcaster.dispatch(own_event(bob, 8, "2-0"))
+    assert scores(clients["alice"].connection.body) == [7]
+    assert scores(clients["bob"].connection.body) == [8]
+    assert b"user_score_updated" not in clients["public"].connection.body
+    for client in clients.values():
+        await client.leave()
+
+
+async def test_an_older_top_10_never_replaces_a_newer_one() -> None:
+    broadcaster = make_broadcaster()
+    board = broadcaster.boards[BOARD]
+    broadcaster.dispatch(top_event(5, "10-0"))
+    broadcaster.dispatch(top_event(4, "11-0"))  # a slower worker's older state
+    assert board.version == 5
+    broadcaster.dispatch(top_event(9, "12-0"))  # a forced republish (e.g. privacy) is newer
+    assert board.version == 9
+    assert broadcaster.position == "12-0"
+
+
+# --- pacing ----------------------------------------------------------------------------------
+
+
+async def test_a_change_after_a_quiet_interval_goes_out_at_once() -> None:
+    broadcaster = make_broadcaster(interval_s=5.0)  # held back, it would take seconds
+    pacer = asyncio.create_task(broadcaster.pacers[BOARD].run())
+    client = Client(broadcaster)
+    try:
+        await client.until_idle()
+        broadcaster.dispatch(top_event(1))
+        async with asyncio.timeout(2):
+            while not versions(client.connection.body):
+                await asyncio.sleep(0.001)
+    finally:
+        pacer.cancel()
+        await client.leave()
+
+
+async def test_a_flood_of_changes_sends_at_most_one_per_interval_always_the_newest() -> None:
+    interval = 0.1
+    broadcaster = make_broadcaster(interval_s=interval)
+    pacer = asyncio.create_task(broadcaster.pacers[BOARD].run())
+    client = Client(broadcaster)
+    loop = asyncio.get_running_loop()
+    try:
+        await client.until_idle()
+        started = loop.time()
+        for version in range(1, 201):  # a change every 5 ms (or slower) for a second (or longer)
+            broadcaster.dispatch(top_event(version))
+            await asyncio.sleep(0.005)
+        elapsed = loop.time() - started
+        async with asyncio.timeout(2):
+            while versions(client.connection.body)[-1:] != [200]:  # the newest state arrives
+                await asyncio.sleep(0.01)
+    finally:
+        pacer.cancel()
+        await client.leave()
+    got = versions(client.connection.body)
+    assert got == sorted(set(got))  # never an older (or the same) Top 10 again
+    assert len(got) <= elapsed / interval + 2
+    gaps = [b - a for a, b in itertools.pairwise(client.connection.top_times())]
+    assert min(gaps) >= interval - 0.006, gaps  # the pacer's timer slack, no more
+
+
+async def test_a_client_that_just_got_a_snapshot_waits_an_interval_for_the_next() -> None:
+    interval = 1.0
+    broadcaster = make_broadcaster(interval_s=interval)
+    pacer = asyncio.create_task(broadcaster.pacers[BOARD].run())
+    loop = asyncio.get_running_loop()
+    client = Client(broadcaster)
+    try:
+        await client.until_idle()
+        greeted = loop.time()
+        client.subscriber.top_version, client.subscriber.top_at = 0, greeted  # as its greeting does
+        broadcaster.dispatch(top_event(1))
+        await asyncio.sleep(0.1)
+        assert versions(client.connection.body) == []  # too soon after its snapshot
+        async with asyncio.timeout(3):
+            while not versions(client.connection.body):
+                await asyncio.sleep(0.01)
+    finally:
+        pacer.cancel()
+        await client.leave()
+    assert versions(client.connection.body) == [1]
+    assert client.connection.top_times()[0] - greeted >= interval - 0.006
+
+
+async def test_an_owners_event_is_not_held_behind_a_pass_over_every_listener() -> None:
+    broadcaster = make_broadcaster()
+    alice = str(uuid.uuid4())
+    listeners = [Client(broadcaster) for _ in range(CHUNK * 4)]
+    owner = Client(broadcaster, alice)
+    for client in [*listeners, owner]:
+        await client.until_idle()
+    broadcaster.boards[BOARD].update_top(top(1), 1)
+    passing = asyncio.create_task(
+        broadcaster.pacers[BOARD].send_pass(asyncio.get_running_loop().time(), 0.25)
+    )
+    await asyncio.sleep(0)  # the pass writes one chunk, then yields
+    assert not passing.done()
+    broadcaster.dispatch(own_event(alice, 42, "2-0"))
+    assert scores(owner.connection.body) == [42]  # written now, while the pass is still going
+    await passing
+    assert all(versions(client.connection.body) == [1] for client in [*listeners, owner])
+    for client in [*listeners, owner]:
+        await client.leave()
+
+
+# --- the interval in force ----------------------------------------------------------------------
+
+
+def test_the_interval_widens_while_the_loop_is_behind_and_narrows_back() -> None:
+    metrics = Metrics("gateway")
+    interval = StateInterval(0.25, 1.0, metrics.sse_state_interval)
+    interval.observe(0.2, now=0.0)
+    assert interval.seconds == pytest.approx(0.375)
+    interval.observe(0.2, now=0.1)  # too soon: the last widening has not shown its effect yet
+    assert interval.seconds == pytest.approx(0.375)
+    for step in range(1, 10):
+        interval.observe(0.2, now=step * 1.0)
+    assert interval.seconds == 1.0  # capped
+    assert metrics.sse_state_interval._value.get() == 1.0
+    interval.observe(0.03, now=20.0)  # neither behind nor caught up: unchanged
+    assert interval.seconds == 1.0
+    for step in range(100):
+        interval.observe(0.0, now=30.0 + step * 0.1)
+    assert interval.seconds == 0.25  # back to the configured interval, not below

@@ -79,8 +79,19 @@ class Metrics:
         )
         self.deliver_latency = Histogram(
             "scoreboard_publish_to_deliver_seconds",
-            "Commit-to-SSE-write latency",
+            "Commit-to-SSE-write latency of the owners' own events",
             buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.sse_state_lag = Histogram(
+            "scoreboard_sse_state_lag_seconds",
+            "From a Top 10's append to the stream to the end of the pass that sent it to every client",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.sse_state_interval = Gauge(
+            "scoreboard_sse_state_interval_seconds",
+            "Interval in force between two Top 10 sends to one client (widened while the gateway lags)",
             registry=r,
         )
         self.service = service

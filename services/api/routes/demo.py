@@ -21,8 +21,8 @@ from scoreboard.domain.errors import NotFound, Reason, Unauthenticated, Unauthor
 from scoreboard.domain.text import clean_text
 from scoreboard.security.bearer import mint_dev_token, renewable_dev_subject
 from scoreboard.security.signing import DEFAULT_KEY_ID, canonical_increment, sign
+from scoreboard.web.client_ip import client_ip
 from scoreboard.web.responses import JSONResponse
-from services.api.client_ip import client_ip
 from services.api.context import ApiContext, context_of
 from services.api.guards import authenticate
 from services.api.schemas import load_object, read_body
