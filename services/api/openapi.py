@@ -16,8 +16,9 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from scoreboard.domain.boards import BOARD_PATTERN
 from scoreboard.domain.errors import ErrorCode
-from services.api.schemas import BOARD_PATTERN, ActionRequest, IncrementRequest, PrivacyRequest
+from services.api.schemas import ActionRequest, IncrementRequest, PrivacyRequest
 
 TIMESTAMP_PATTERN = "^[0-9]{1,12}$"  # as services/api/increments.py parse_timestamp
 

@@ -19,12 +19,11 @@ from pydantic import (
 )
 from starlette.requests import Request
 
-from scoreboard.domain.errors import NotFound, ValidationFailed
-from scoreboard.domain.models import DEFAULT_BOARD
+from scoreboard.domain.boards import known_board
+from scoreboard.domain.errors import ValidationFailed
 from scoreboard.domain.text import clean_text
 
 MAX_BODY_BYTES = 8 * 1024
-BOARD_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")  # DESIGN section 10
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -113,12 +112,7 @@ def int_query(request: Request, name: str, *, default: int, low: int, high: int)
 
 def board_query(request: Request, known: Collection[str]) -> str:
     """A configured board: malformed is 400, unknown is 404, and neither costs a database query."""
-    board = request.query_params.get("board", DEFAULT_BOARD)
-    if not BOARD_PATTERN.fullmatch(board):
-        raise ValidationFailed("board is not a valid board id", details={"field": "board"})
-    if board not in known:
-        raise NotFound("no such board", details={"board": board})
-    return board
+    return known_board(request.query_params.get("board"), known)
 
 
 class TopQueries:

@@ -18,8 +18,8 @@ from urllib.parse import parse_qsl
 
 from starlette.types import Receive, Scope, Send
 
+from scoreboard.domain.boards import known_board
 from scoreboard.domain.errors import ErrorCode, Reason, ScoreboardError, Unavailable
-from scoreboard.domain.models import DEFAULT_BOARD
 from scoreboard.redis_store.events import stream_id_key
 from scoreboard.security.masking import mask_ip
 from scoreboard.security.realtime_tokens import RealtimeTokens
@@ -53,6 +53,7 @@ class StreamEndpoint:
         self.broadcaster = broadcaster
         self.tokens = tokens
         self.metrics = metrics
+        self.boards = broadcaster.boards
         origins = settings.cors_origins or []
         self._cors = bool(origins)
         self._any_origin = "*" in origins
@@ -100,6 +101,7 @@ class StreamEndpoint:
     async def _open(
         self, query: dict[str, str], headers: dict[bytes, bytes], response_headers: list[tuple[bytes, bytes]]
     ) -> SubscriberStream:
+        board = known_board(query.get("board"), self.boards)  # 400 or 404 before anything else
         token = query.get("token")
         user_id = str(self.tokens.verify(token)) if token else None  # 401 before the stream opens
         if self.broadcaster.draining or not self.broadcaster.healthy:
@@ -109,7 +111,7 @@ class StreamEndpoint:
                 retry_after_s=2,
             )
         # Subscribed before the greeting is built: nothing dispatched meanwhile is missed.
-        subscriber = self.broadcaster.subscribe(DEFAULT_BOARD, user_id)
+        subscriber = self.broadcaster.subscribe(board, user_id)
         try:
             last_event_id = headers.get(b"last-event-id", b"").decode("latin-1") or query.get("lastEventId")
             initial = await self._initial_frames(last_event_id, subscriber)

@@ -188,6 +188,20 @@ async def test_a_bad_stream_token_gets_401_before_the_stream(gateway: ServicePro
     assert response.json()["code"] == "UNAUTHENTICATED"
 
 
+@pytest.mark.parametrize(
+    ("board", "status", "code"),
+    [("nosuchboard", 404, "NOT_FOUND"), ("Not.A.Board", 400, "VALIDATION_ERROR")],
+)
+async def test_an_unknown_or_malformed_board_is_refused_before_the_stream(
+    gateway: ServiceProcess, board: str, status: int, code: str
+) -> None:
+    async with httpx.AsyncClient(timeout=10) as client:
+        response = await client.get(gateway.url + "/api/realtime/stream", params={"board": board})
+    assert response.status_code == status
+    assert response.json()["code"] == code
+    assert response.headers["x-request-id"]
+
+
 async def test_heartbeat_comments_keep_idle_streams_alive(gateway: ServiceProcess) -> None:
     async with httpx.AsyncClient(timeout=10) as client:
         context, reader = await open_stream(client, gateway.url + "/api/realtime/stream")

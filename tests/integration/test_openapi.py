@@ -10,9 +10,10 @@ import pytest
 from jsonschema import Draft202012Validator
 from starlette.routing import Route
 
+from scoreboard.domain.boards import BOARD_PATTERN
 from services.api.app import create_app
 from services.api.openapi import build_document
-from services.api.schemas import BOARD_PATTERN, ActionRequest, IncrementRequest
+from services.api.schemas import ActionRequest, IncrementRequest
 from tests.factories import ACTION_TYPES, Player, api_settings
 
 DOCUMENT = build_document(ACTION_TYPES)  # the document of an app with the test settings
