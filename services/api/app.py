@@ -6,10 +6,8 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
-from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route
 
 from scoreboard.db.group_commit import GroupCommitter
@@ -24,10 +22,9 @@ from scoreboard.redis_store.ticket_stagger import TicketStagger
 from scoreboard.security.bearer import TokenVerifier
 from scoreboard.security.realtime_tokens import RealtimeTokens
 from scoreboard.security.tickets import TicketBook
-from scoreboard.telemetry import tracing
 from scoreboard.telemetry.metrics import Metrics
-from scoreboard.web.errors import EXCEPTION_HANDLERS, InternalErrors
-from scoreboard.web.middleware import RequestContextMiddleware
+from scoreboard.web.errors import EXCEPTION_HANDLERS
+from scoreboard.web.request_context import HttpPolicy, cors_policy, middleware_stack
 from services.api import openapi
 from services.api.context import ApiContext
 from services.api.read_limit import ReadLimiter
@@ -106,23 +103,14 @@ def create_app(settings: ApiSettings | None = None) -> Starlette:
             stack.push_async_callback(context.redis.aclose)
             yield {"context": context}
 
-    middleware = [
-        Middleware(TopFastPath, metrics=metrics, access=settings.access_log),
-        Middleware(RequestContextMiddleware, metrics=metrics, access=settings.access_log),
-    ]
-    if tracing.enabled():
-        middleware.insert(0, Middleware(OpenTelemetryMiddleware, excluded_urls=tracing.UNTRACED_URLS))
-    if settings.cors_origins:
-        middleware.append(
-            Middleware(
-                CORSMiddleware,
-                allow_origins=settings.cors_origins,
-                allow_methods=["GET", "POST", "PUT"],
-                allow_headers=["authorization", "content-type", "x-request-timestamp", "x-request-id"],
-                expose_headers=["x-request-id", "etag", "retry-after"],
-            )
-        )
-    middleware.append(Middleware(InternalErrors))  # innermost: its 500s pass every other middleware
+    cors = cors_policy(
+        settings.cors_origins,
+        methods=["GET", "POST", "PUT"],
+        headers=["authorization", "content-type", "x-request-timestamp", "x-request-id"],
+        expose=["x-request-id", "etag", "retry-after"],
+    )
+    policy = HttpPolicy(metrics, settings.access_log, cors)
+    middleware = middleware_stack(policy, Middleware(TopFastPath, policy=policy, metrics=metrics))
     return Starlette(
         routes=_routes(settings),
         middleware=middleware,

@@ -7,10 +7,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
-from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from starlette.applications import Starlette
-from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -19,10 +16,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from scoreboard.redis_store.connection import create_redis
 from scoreboard.redis_store.connection import is_reachable as redis_reachable
 from scoreboard.security.realtime_tokens import RealtimeTokens
-from scoreboard.telemetry import tracing
 from scoreboard.telemetry.metrics import Metrics
-from scoreboard.web.errors import EXCEPTION_HANDLERS, InternalErrors
-from scoreboard.web.middleware import RequestContextMiddleware
+from scoreboard.web.errors import EXCEPTION_HANDLERS
+from scoreboard.web.request_context import HttpPolicy, cors_policy, middleware_stack
 from scoreboard.web.responses import JSONResponse
 from services.gateway.broadcaster import READ_BLOCK_MS, Broadcaster
 from services.gateway.settings import GatewaySettings
@@ -70,7 +66,9 @@ def create_app(settings: GatewaySettings | None = None) -> GatewayApp:
         send_timeout_s=settings.sse_send_timeout_s,
     )
     tokens = RealtimeTokens(settings.ticket_secret.get_secret_value(), settings.realtime_token_ttl_s)
-    stream = StreamEndpoint(settings, broadcaster, tokens, metrics)
+    cors = cors_policy(settings.cors_origins, methods=["GET"], headers=["last-event-id", "cache-control"])
+    policy = HttpPolicy(metrics, settings.access_log, cors)
+    stream = StreamEndpoint(settings, broadcaster, tokens, metrics, policy)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
@@ -103,19 +101,7 @@ def create_app(settings: GatewaySettings | None = None) -> GatewayApp:
     async def render_metrics(request: Request) -> Response:
         return Response(metrics.render(), media_type=metrics.content_type)
 
-    middleware = [Middleware(RequestContextMiddleware, metrics=metrics, access=settings.access_log)]
-    if tracing.enabled():
-        middleware.insert(0, Middleware(OpenTelemetryMiddleware, excluded_urls=tracing.UNTRACED_URLS))
-    if settings.cors_origins:
-        middleware.append(
-            Middleware(
-                CORSMiddleware,
-                allow_origins=settings.cors_origins,
-                allow_methods=["GET"],
-                allow_headers=["last-event-id", "cache-control"],
-            )
-        )
-    middleware.append(Middleware(InternalErrors))  # innermost: its 500s pass every other middleware
+    middleware = middleware_stack(policy)
     starlette = Starlette(
         routes=[
             # GET never gets here (GatewayApp); HEAD still does, and other methods get their 405.

@@ -10,7 +10,6 @@ import asyncpg
 import uvicorn
 from arq.connections import ArqRedis
 from starlette.applications import Starlette
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -20,8 +19,8 @@ from scoreboard.redis_store.connection import UNAVAILABLE_ERRORS
 from scoreboard.redis_store.connection import is_reachable as redis_reachable
 from scoreboard.redis_store.keys import JOB_QUEUE
 from scoreboard.telemetry.metrics import Metrics
-from scoreboard.web.errors import EXCEPTION_HANDLERS, InternalErrors
-from scoreboard.web.middleware import RequestContextMiddleware
+from scoreboard.web.errors import EXCEPTION_HANDLERS
+from scoreboard.web.request_context import HttpPolicy, middleware_stack
 from scoreboard.web.responses import JSONResponse
 
 
@@ -50,7 +49,7 @@ def create_health_app(pool: asyncpg.Pool, redis: ArqRedis, metrics: Metrics) -> 
         ],
         # The same answers as the other services: an x-request-id on every response, and the
         # documented error body (a 404, a 500) rather than Starlette's plain text.
-        middleware=[Middleware(RequestContextMiddleware, metrics=metrics), Middleware(InternalErrors)],
+        middleware=middleware_stack(HttpPolicy(metrics, "errors", cors=None)),
         exception_handlers=EXCEPTION_HANDLERS,
     )
 

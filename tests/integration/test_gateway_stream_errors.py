@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 from scoreboard.embedded import free_port
 from scoreboard.security.realtime_tokens import RealtimeTokens
 from scoreboard.telemetry.metrics import Metrics
+from scoreboard.web.request_context import HttpPolicy
 from services.gateway.broadcaster import Broadcaster
 from services.gateway.state_interval import StateInterval
 from services.gateway.stream import PATH, StreamEndpoint
@@ -26,7 +27,8 @@ def endpoint(redis: Redis, **overrides: object) -> tuple[StreamEndpoint, Broadca
     metrics = Metrics("gateway")
     broadcaster = Broadcaster(redis, redis, metrics, StateInterval(0.25, 4.0, metrics.sse_state_interval))
     tokens = RealtimeTokens(TICKET_SECRET, 60)
-    return StreamEndpoint(settings, broadcaster, tokens, metrics), broadcaster
+    policy = HttpPolicy(metrics, settings.access_log, cors=None)
+    return StreamEndpoint(settings, broadcaster, tokens, metrics, policy), broadcaster
 
 
 @pytest.fixture

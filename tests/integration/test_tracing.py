@@ -21,6 +21,8 @@ from services.worker.jobs import apply_score
 from tests.factories import Player
 from tests.integration.conftest import ApiClientFactory
 
+TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
 
 @pytest.fixture(scope="module")
 def exporter() -> Iterator[InMemorySpanExporter]:
@@ -73,3 +75,21 @@ async def test_an_increment_is_one_trace_across_the_three_services(
     assert any(s.attributes and s.attributes.get("db.system") == "postgresql" for s in same_trace)
     assert any(s.attributes and s.attributes.get("db.system") == "redis" for s in same_trace)
     assert not any(s.name.startswith("GET /healthz") for s in spans)
+
+
+async def test_a_cached_poll_is_served_by_the_fast_path_inside_a_server_span(
+    exporter: InMemorySpanExporter, api_factory: ApiClientFactory
+) -> None:
+    api = await api_factory(top_cache_ms=1000)
+    await api.get("/api/leaderboard/top")  # fills the cache through the stack
+    exporter.clear()
+
+    cached = await api.get("/api/leaderboard/top", headers={"traceparent": TRACEPARENT})
+
+    assert cached.status_code == 200
+    metrics = (await api.get("/metrics")).text
+    assert 'scoreboard_top_cache_total{result="hit"} 1.0' in metrics
+    (server,) = [span for span in exporter.get_finished_spans() if span.kind.name == "SERVER"]
+    assert server.context is not None
+    assert server.parent is not None
+    assert f"{server.context.trace_id:032x}" == TRACEPARENT.split("-")[1]  # the caller's trace, continued

@@ -505,7 +505,8 @@ async def test_ticket_carries_the_documented_fields(api: httpx.AsyncClient) -> N
     assert ticket["type"] == "marathon"
     assert uuid.UUID(ticket["actionId"]).version == 7
     assert before + 30_000 <= ticket["notBefore"] <= int(time.time() * 1000) + 30_000
-    assert ticket["expiresAt"] - ticket["notBefore"] == 3_600_000 - 30_000
+    # notBefore is decided on Redis's clock (staggered across API processes), expiresAt on ours.
+    assert abs(ticket["expiresAt"] - ticket["notBefore"] - (3_600_000 - 30_000)) <= 100
 
 
 # ---------------------------------------------------------------- failing closed

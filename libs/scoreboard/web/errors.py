@@ -48,22 +48,33 @@ def error_response(error: ScoreboardError, status: int | None = None) -> JSONRes
     )
 
 
+def audit_rejection(
+    error: ScoreboardError, status: int, *, route: str, user_id: str | None, ip: str | None
+) -> None:
+    """One structured line per refused request (DESIGN section 4: code, reason, masked IP, user)."""
+    audit_log.info(
+        "rejected",
+        extra={
+            "code": error.code.value,
+            "reason": error.details.get("reason"),
+            "status": status,
+            "route": route,
+            "user_id": user_id,
+            "ip": mask_ip(ip),
+        },
+    )
+
+
 async def handle_domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ScoreboardError)
     status = getattr(exc, "status_override", None)
     response = error_response(exc, status)
     for name, value in getattr(request.state, "extra_headers", {}).items():
         response.headers.setdefault(name, value)
-    audit_log.info(
-        "rejected",
-        extra={
-            "code": exc.code.value,
-            "reason": exc.details.get("reason"),
-            "status": response.status_code,
-            "route": request.url.path,
-            "user_id": str(getattr(request.state, "user_id", "") or "") or None,
-            "ip": mask_ip(getattr(request.state, "client_ip", None)),
-        },
+    route = getattr(request.scope.get("route"), "path", request.url.path)
+    user_id = str(getattr(request.state, "user_id", "") or "") or None
+    audit_rejection(
+        exc, response.status_code, route=route, user_id=user_id, ip=getattr(request.state, "client_ip", None)
     )
     return response
 

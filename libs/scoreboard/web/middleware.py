@@ -1,4 +1,5 @@
-"""Request ids, request metrics and access-log lines (pure ASGI: no body buffering)."""
+"""Request ids, request metrics and access-log lines: the pieces of every request context
+(scoreboard/web/request_context.py)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,10 @@ import itertools
 import logging
 import re
 import secrets
-import time
 from typing import Any, Literal
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
-from scoreboard.telemetry.logging import request_id_var
 from scoreboard.telemetry.metrics import Metrics
 
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
@@ -22,7 +21,7 @@ AccessLog = Literal["all", "errors", "off"]
 # Any other method (a client may send any token) is counted as OTHER: the series stay bounded.
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
-# Where RequestContextMiddleware leaves the request's id in the ASGI scope, so that an error
+# Where the request context leaves the request's id in the ASGI scope, so that an error
 # answered outside it (Starlette's last-resort handler) carries the same id.
 REQUEST_ID_SCOPE_KEY = "scoreboard.request_id"
 
@@ -53,7 +52,7 @@ class RequestIds:
 
 
 def request_id_of(scope: Scope) -> str:
-    """The id RequestContextMiddleware gave this request; else the client's sane one, or a new one
+    """The id the request context gave this request; else the client's sane one, or a new one
     (a request that failed before reaching that middleware)."""
     known = scope.get(REQUEST_ID_SCOPE_KEY)
     if isinstance(known, str):
@@ -92,36 +91,3 @@ class RequestLog:
                 "request",
                 extra={"method": method, "route": route, "status": status, "ms": round(elapsed * 1000, 2)},
             )
-
-
-class RequestContextMiddleware:
-    """Every response gets an `x-request-id`; every request is counted, timed and maybe logged."""
-
-    def __init__(self, app: ASGIApp, metrics: Metrics, access: AccessLog = "errors") -> None:
-        self.app = app
-        self.log = RequestLog(metrics, access)
-        self.ids = RequestIds()
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        request_id = self.ids.for_request(_header(scope, b"x-request-id"))
-        scope[REQUEST_ID_SCOPE_KEY] = request_id
-        token = request_id_var.set(request_id)
-        started = time.perf_counter()
-        status = 500
-
-        async def send_with_id(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            route = getattr(scope.get("route"), "path", "unmatched")
-            self.log.record(route, scope["method"], status, time.perf_counter() - started)
-            request_id_var.reset(token)
