@@ -9,11 +9,18 @@ from __future__ import annotations
 import json
 import re
 import sys
+from collections.abc import Collection
+from datetime import UTC, datetime
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from typing import Annotated, Any, Literal, NoReturn
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from scoreboard.domain.boards import BOARD_PATTERN, Board
+from scoreboard.domain.models import DEFAULT_BOARD
+from scoreboard.domain.windows import WindowRule
 
 ENV_PREFIX = "SCOREBOARD_"
 
@@ -141,6 +148,88 @@ class LeaderboardSettings(BaseScoreboardSettings):
     # At most a second: a privacy change must reach every read within 2 s (DESIGN section 4).
     top_cache_ms: int = Field(default=500, ge=0, le=1000)
     leaderboard_coalesce_ms: int = Field(default=100, ge=10, le=10_000)
+
+
+class FixedWindowConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    seconds: int = Field(ge=1, le=366 * 86_400)
+    anchor: AwareDatetime
+
+    @field_validator("anchor")
+    @classmethod
+    def _whole_seconds(cls, value: datetime) -> datetime:
+        if value.microsecond:
+            raise ValueError("anchor must be a whole second")
+        return value.astimezone(UTC)
+
+
+class BoardConfig(BaseModel):
+    """One entry of SCOREBOARD_BOARDS (DESIGN section 10)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    window: Literal["all", "day", "week", "month"] | FixedWindowConfig = "all"
+    tz: str = "UTC"
+    retain: int = Field(default=8, ge=0, le=1000)
+    types: list[str] | None = Field(default=None, min_length=1)
+    ranks: Literal["unique", "shared"] = "unique"
+    title: str | None = Field(default=None, min_length=1, max_length=100)
+
+    @field_validator("tz")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(f"unknown time zone {value!r}") from error
+        return value
+
+
+MAX_BOARDS = 32
+
+
+class BoardSettings(BaseScoreboardSettings):
+    boards: dict[str, BoardConfig] = Field(default_factory=lambda: {DEFAULT_BOARD: BoardConfig()})
+
+    @field_validator("boards")
+    @classmethod
+    def _valid_ids(cls, value: dict[str, BoardConfig]) -> dict[str, BoardConfig]:
+        if not value:
+            raise ValueError("at least one board is needed")
+        if len(value) > MAX_BOARDS:
+            raise ValueError(f"at most {MAX_BOARDS} boards")
+        bad = [board_id for board_id in value if not BOARD_PATTERN.fullmatch(board_id)]
+        if bad:
+            raise ValueError(f"board ids must match {BOARD_PATTERN.pattern}: {bad}")
+        return value
+
+    def board_list(self) -> list[Board]:
+        return [board_from_config(board_id, config) for board_id, config in self.boards.items()]
+
+
+def board_from_config(board_id: str, config: BoardConfig) -> Board:
+    window = config.window
+    if isinstance(window, FixedWindowConfig):
+        rule = WindowRule("seconds", config.tz, window.seconds, window.anchor)
+    else:
+        rule = WindowRule(window, config.tz)
+    return Board(
+        id=board_id,
+        title=config.title or board_id,
+        rule=rule,
+        retain=config.retain,
+        types=frozenset(config.types) if config.types is not None else None,
+        shared_ranks=config.ranks == "shared",
+    )
+
+
+def check_board_types(boards: dict[str, BoardConfig], action_types: Collection[str]) -> None:
+    """A board counting a type that does not exist is a typo: refuse to start."""
+    for board_id, config in boards.items():
+        unknown = sorted(set(config.types or ()) - set(action_types))
+        if unknown:
+            raise ValueError(f"SCOREBOARD_BOARDS: board {board_id!r} counts unknown action types {unknown}")
 
 
 def fail_on_invalid_settings(error: ValidationError, program: str) -> NoReturn:

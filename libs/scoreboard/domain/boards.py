@@ -1,16 +1,20 @@
-"""Board ids (DESIGN section 10): what a valid id looks like, and which ones exist here.
+"""Boards (DESIGN section 10): what a valid id looks like, which ones exist here, and which of
+their windows can be read.
 
-Every entry point that takes `?board=` asks here, so a malformed id is 400, an unknown one is
-404, and neither costs a query or a cache entry.
+Every entry point that takes `?board=` or `?window=` asks here, so a malformed id is 400, an
+unknown one (or a window past its retention) is 404, and neither costs a query or a cache entry.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
 
 from scoreboard.domain.errors import NotFound, ValidationFailed
 from scoreboard.domain.models import DEFAULT_BOARD
+from scoreboard.domain.windows import MalformedWindow, Window, WindowRule
 
 BOARD_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 
@@ -23,3 +27,37 @@ def known_board(raw: str | None, known: Collection[str]) -> str:
     if board not in known:
         raise NotFound("no such board", details={"board": board})
     return board
+
+
+@dataclass(frozen=True, slots=True)
+class Board:
+    """A configured board: how it cuts time, how long past windows stay, what it counts."""
+
+    id: str
+    title: str
+    rule: WindowRule
+    retain: int = 8
+    types: frozenset[str] | None = None  # None: every action type
+    shared_ranks: bool = False  # equal scores share a rank (1, 2, 2, 4)
+
+    def counts(self, action_type: str) -> bool:
+        return self.types is None or action_type in self.types
+
+    def window_at(self, instant: datetime) -> Window:
+        return self.rule.at(instant)
+
+    def readable_window(self, window_id: str | None, now: datetime) -> Window:
+        """The current window, or a past one still retained: 400 when malformed, 404 when not
+        retained (or not begun)."""
+        current = self.rule.at(now)
+        if window_id is None:
+            return current
+        try:
+            window = self.rule.parse(window_id)
+        except MalformedWindow as error:
+            raise ValidationFailed(
+                "window is not a window id of this board", details={"field": "window"}
+            ) from error
+        if not 0 <= current.index - window.index <= self.retain:
+            raise NotFound("no such window on this board", details={"board": self.id, "window": window_id})
+        return window
