@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 
 import asyncpg
+import orjson
 import pytest
 
 from scoreboard.db.migrate import Migration, MigrationDrift, apply_migrations, bundled_migrations, migrate
+from scoreboard.db.score_events import totals_mismatch
 from tests.servers import ServerSet, with_database
 
 
@@ -89,6 +91,48 @@ async def test_0003_keeps_every_row_and_starts_the_profile_feed_at_creation(
         assert await connection.fetchval(
             "SELECT updated_at > created_at + interval '1 day' FROM users WHERE display_name = 'Ann'"
         )
+    finally:
+        await connection.close()
+        await servers.drop_database(empty_database)
+
+
+ANN = "00000000-0000-0000-0000-000000000001"
+
+
+async def test_0004_makes_todays_scores_the_all_time_global_board_and_keeps_their_replays(
+    empty_database: str, servers: ServerSet
+) -> None:
+    earlier = [m for m in bundled_migrations() if m.version < "0004"]
+    connection = await asyncpg.connect(empty_database)
+    try:
+        await migrate(connection, earlier)
+        for action in ("a1", "a2"):
+            await connection.execute(
+                "SELECT scoreboard_apply_increment('global', $1, 'Ann', $2, 'default', 3, 'h', 'default', "
+                "NULL, NULL, NULL)",
+                ANN,
+                f"00000000-0000-0000-0000-0000000000{action}",
+            )
+
+        assert "0004_boards_and_windows" in await migrate(connection)
+
+        rows = await connection.fetch("SELECT board_id, window_id, score FROM scores")
+        assert [tuple(row) for row in rows] == [("global", "all", 6)]
+        assert await totals_mismatch(connection) == []
+        replay = await connection.fetchrow(
+            'SELECT * FROM scoreboard_count_increment(\'[{"id": "global", "kind": "all"}]\'::jsonb, '
+            "'00000000-0000-0000-0000-000000000001', 'Ann', '00000000-0000-0000-0000-0000000000a1', 'default', "
+            "3, 'h', 'default', NULL, NULL, NULL)"
+        )
+        assert (replay["inserted"], replay["score_after"]) == (False, 3)
+        assert orjson.loads(replay["boards"]) == {"global": {"window": "all", "score": 3}}
+        # A pod of the previous release, mid-deploy, still counts through its old function.
+        await connection.execute(
+            "SELECT scoreboard_apply_increment('global', '00000000-0000-0000-0000-000000000001', 'Ann', "
+            "'00000000-0000-0000-0000-0000000000a3', 'default', 3, 'h', 'default', NULL, NULL, NULL)"
+        )
+        assert await connection.fetchval("SELECT score FROM scores") == 9
+        assert await totals_mismatch(connection) == []
     finally:
         await connection.close()
         await servers.drop_database(empty_database)

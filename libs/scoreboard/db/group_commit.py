@@ -36,8 +36,9 @@ def refused_for_its_data(error: BaseException) -> bool:
 
 
 class GroupCommitter:
-    def __init__(self, pool: asyncpg.Pool, *, flushers: int, max_batch: int) -> None:
+    def __init__(self, pool: asyncpg.Pool, spec: str, *, flushers: int, max_batch: int) -> None:
         self._pool = pool
+        self._spec = spec  # the boards (score_events.board_spec)
         self._max_batch = max_batch
         self._free_flushers = flushers
         self._pending: deque[tuple[NewIncrement, asyncio.Future[Outcome]]] = deque()
@@ -73,7 +74,7 @@ class GroupCommitter:
     async def _flush(self, connection: PoolConnectionProxy, batch: Batch) -> bool:
         """Write one batch; False (each waiter told why) when the connection is no longer usable."""
         try:
-            outcomes = await apply_increments(connection, [item for item, _ in batch])
+            outcomes = await apply_increments(connection, self._spec, [item for item, _ in batch])
         except Exception as error:
             if len(batch) > 1 and refused_for_its_data(error):
                 # One item's data made the database refuse the whole batch (nothing committed):
@@ -91,7 +92,7 @@ class GroupCommitter:
     async def _flush_one_by_one(self, connection: PoolConnectionProxy, batch: Batch) -> bool:
         for index, (item, future) in enumerate(batch):
             try:
-                outcome = await apply_increment(connection, item)
+                outcome = await apply_increment(connection, self._spec, item)
             except Exception as error:
                 if not refused_for_its_data(error):
                     return self._give_up(connection, batch[index:], error)

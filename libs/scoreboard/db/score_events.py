@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
 import asyncpg
+import orjson
 from asyncpg.pool import PoolConnectionProxy
 
-from scoreboard.domain.models import IncrementRecord
+from scoreboard.domain.boards import Board
+from scoreboard.domain.models import BoardCount, IncrementRecord
 
 Executor = asyncpg.Pool | asyncpg.Connection | PoolConnectionProxy
 
 
 @dataclass(frozen=True, slots=True)
 class NewIncrement:
-    board_id: str
     user_id: UUID
     display_name: str
     action_id: UUID
@@ -28,17 +30,32 @@ class NewIncrement:
     device_id: str | None
 
 
-_APPLY = "SELECT * FROM scoreboard_apply_increment($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+def board_spec(boards: Sequence[Board]) -> str:
+    """The boards as scoreboard_count_increment takes them (JSON, built once per process)."""
+    return orjson.dumps(
+        [
+            {
+                "id": board.id,
+                "kind": board.rule.kind,
+                "tz": board.rule.tz,
+                "seconds": board.rule.seconds,
+                "anchor": board.rule.anchor.isoformat() if board.rule.anchor else None,
+                "types": sorted(board.types) if board.types is not None else None,
+            }
+            for board in boards
+        ]
+    ).decode()
 
 
-async def apply_increment(executor: Executor, item: NewIncrement) -> tuple[IncrementRecord, bool]:
-    """Record the event and, if it is new, add it to the score, in one transaction.
+_COUNT = "SELECT * FROM scoreboard_count_increment($1::jsonb, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
 
-    Returns the record and whether the user is public.
-    """
+
+async def apply_increment(executor: Executor, spec: str, item: NewIncrement) -> tuple[IncrementRecord, bool]:
+    """Record the event and, if it is new, add it to every board counting its type, in one
+    transaction. Returns the record and whether the user is public."""
     row = await executor.fetchrow(
-        _APPLY,
-        item.board_id,
+        _COUNT,
+        spec,
         item.user_id,
         item.display_name,
         item.action_id,
@@ -54,20 +71,20 @@ async def apply_increment(executor: Executor, item: NewIncrement) -> tuple[Incre
     return _record(row)
 
 
-_APPLY_MANY = (
-    "SELECT * FROM scoreboard_apply_increments("
-    "$1::text[], $2::uuid[], $3::text[], $4::uuid[], $5::text[], $6::integer[], $7::text[], $8::text[], "
+_COUNT_MANY = (
+    "SELECT * FROM scoreboard_count_increments($1::jsonb, "
+    "$2::uuid[], $3::text[], $4::uuid[], $5::text[], $6::integer[], $7::text[], $8::text[], "
     "$9::inet[], $10::text[], $11::text[])"
 )
 
 
 async def apply_increments(
-    executor: Executor, items: list[NewIncrement]
+    executor: Executor, spec: str, items: list[NewIncrement]
 ) -> list[tuple[IncrementRecord, bool]]:
     """Many increments in ONE transaction (one commit), each with the answer it would get alone."""
     rows = await executor.fetch(
-        _APPLY_MANY,
-        [item.board_id for item in items],
+        _COUNT_MANY,
+        spec,
         [item.user_id for item in items],
         [item.display_name for item in items],
         [item.action_id for item in items],
@@ -87,7 +104,9 @@ async def recorded(executor: Executor, user_id: UUID, action_id: UUID) -> Increm
     """The stored outcome of (user, action), as a replay reports it; None when there is none."""
     row = await executor.fetchrow(
         "SELECT id AS event_id, score_after, created_at AS reached_at, request_hash, false AS inserted, "
-        "true AS is_public FROM score_events WHERE user_id = $1 AND action_id = $2",
+        "true AS is_public, coalesce(boards, jsonb_build_object(board_id, "
+        "jsonb_build_object('window', 'all', 'score', score_after))) AS boards "
+        "FROM score_events WHERE user_id = $1 AND action_id = $2",
         user_id,
         action_id,
     )
@@ -95,24 +114,35 @@ async def recorded(executor: Executor, user_id: UUID, action_id: UUID) -> Increm
 
 
 def _record(row: asyncpg.Record) -> tuple[IncrementRecord, bool]:
+    boards = orjson.loads(row["boards"])
     record = IncrementRecord(
         event_id=row["event_id"],
         score_after=row["score_after"],
         reached_at=row["reached_at"],
         request_hash=row["request_hash"],
         inserted=row["inserted"],
+        boards={board: BoardCount(entry["window"], entry["score"]) for board, entry in boards.items()},
     )
     return record, bool(row["is_public"])
 
 
 async def totals_mismatch(executor: Executor) -> list[asyncpg.Record]:
-    """Users whose score differs from the sum of their events: must always be empty."""
+    """Scores that differ from the sum of the events counted on them (on that board, in that
+    window), and events counted on a score that does not exist: must always be empty."""
     return await executor.fetch(
         """
-        SELECT s.board_id, s.user_id, s.score, coalesce(sum(e.delta), 0) AS events_total
-        FROM scores s
-        LEFT JOIN score_events e ON e.board_id = s.board_id AND e.user_id = s.user_id
-        GROUP BY s.board_id, s.user_id, s.score
-        HAVING s.score <> coalesce(sum(e.delta), 0)
+        WITH counted AS (
+            SELECT e.user_id, b.key AS board_id, b.value ->> 'window' AS window_id, e.delta
+            FROM score_events e,
+                 jsonb_each(coalesce(e.boards, jsonb_build_object(e.board_id, jsonb_build_object(
+                     'window', 'all', 'score', e.score_after)))) AS b
+        ), totals AS (
+            SELECT board_id, window_id, user_id, sum(delta) AS events_total FROM counted
+            GROUP BY board_id, window_id, user_id
+        )
+        SELECT coalesce(s.board_id, t.board_id) AS board_id, coalesce(s.window_id, t.window_id) AS window_id,
+               coalesce(s.user_id, t.user_id) AS user_id, s.score, t.events_total
+        FROM scores s FULL JOIN totals t USING (board_id, window_id, user_id)
+        WHERE s.score IS DISTINCT FROM t.events_total
         """
     )

@@ -11,7 +11,7 @@ from uuid import UUID
 import asyncpg
 
 from scoreboard.domain.models import RankedEntry, ScoreState
-from scoreboard.domain.ranking import to_micros
+from scoreboard.domain.ranking import shared_ranks, to_micros, unique_ranks
 
 Executor = asyncpg.Pool | asyncpg.Connection
 
@@ -19,47 +19,68 @@ _RANKED_COLUMNS = "s.user_id, s.score, u.display_name, u.is_public"
 _ORDER = "s.score DESC, s.reached_at ASC, s.user_id ASC"
 
 
-def _ranked(rows: list[asyncpg.Record], first_rank: int) -> list[RankedEntry]:
+def _ranked(rows: list[asyncpg.Record], ranks: list[int]) -> list[RankedEntry]:
     return [
         RankedEntry(
-            rank=first_rank + index,
+            rank=rank,
             user_id=row["user_id"],
             display_name=row["display_name"],
             is_public=row["is_public"],
             score=row["score"],
         )
-        for index, row in enumerate(rows)
+        for row, rank in zip(rows, ranks, strict=True)
     ]
 
 
-async def top(executor: Executor, board_id: str, limit: int, offset: int = 0) -> list[RankedEntry]:
+async def top(
+    executor: Executor, board_id: str, window_id: str, limit: int, offset: int = 0, *, shared: bool = False
+) -> list[RankedEntry]:
     rows = await executor.fetch(
         f"SELECT {_RANKED_COLUMNS} FROM scores s JOIN users u ON u.id = s.user_id "  # noqa: S608
-        f"WHERE s.board_id = $1 ORDER BY {_ORDER} LIMIT $2 OFFSET $3",
+        f"WHERE s.board_id = $1 AND s.window_id = $2 ORDER BY {_ORDER} LIMIT $3 OFFSET $4",
         board_id,
+        window_id,
         limit,
         offset,
     )
-    return _ranked(rows, offset + 1)
+    if not shared or not rows:
+        return _ranked(rows, unique_ranks(len(rows), offset))
+    first = 1
+    if offset:  # the first row's shared rank: one more than the scores above it
+        first += await executor.fetchval(
+            "SELECT count(*) FROM scores WHERE board_id = $1 AND window_id = $2 AND score > $3",
+            board_id,
+            window_id,
+            rows[0]["score"],
+        )
+    return _ranked(rows, shared_ranks([row["score"] for row in rows], offset, first))
 
 
-async def score_and_rank(executor: Executor, board_id: str, user_id: UUID) -> tuple[int, int] | None:
+async def score_and_rank(
+    executor: Executor, board_id: str, window_id: str, user_id: UUID, *, shared: bool = False
+) -> tuple[int, int] | None:
     """The user's (score, rank) by the ranking order, or None when they have no score."""
+    ahead = _AHEAD_SHARED if shared else _AHEAD_UNIQUE
     row = await executor.fetchrow(
-        """
+        f"""
         SELECT me.score,
                1 + (SELECT count(*) FROM scores o
-                    WHERE o.board_id = me.board_id
-                      AND (o.score > me.score
-                           OR (o.score = me.score AND (o.reached_at < me.reached_at
-                               OR (o.reached_at = me.reached_at AND o.user_id < me.user_id))))
-                   ) AS rank
-        FROM scores me WHERE me.board_id = $1 AND me.user_id = $2
-        """,
+                    WHERE o.board_id = me.board_id AND o.window_id = me.window_id AND ({ahead})) AS rank
+        FROM scores me WHERE me.board_id = $1 AND me.window_id = $2 AND me.user_id = $3
+        """,  # noqa: S608 - two fixed conditions, no input
         board_id,
+        window_id,
         user_id,
     )
     return None if row is None else (row["score"], row["rank"])
+
+
+# Who ranks ahead of `me`: a better place in the order (unique ranks), or a higher score (shared).
+_AHEAD_UNIQUE = (
+    "o.score > me.score OR (o.score = me.score AND (o.reached_at < me.reached_at "
+    "OR (o.reached_at = me.reached_at AND o.user_id < me.user_id)))"
+)
+_AHEAD_SHARED = "o.score > me.score"
 
 
 NIL_UUID = UUID(int=0)
@@ -71,27 +92,33 @@ class ChangeCursor:
 
     updated_at: datetime
     board_id: str = ""
+    window_id: str = ""
     user_id: UUID = NIL_UUID
 
 
 async def changed_since(
     executor: Executor, after: ChangeCursor, limit: int
 ) -> tuple[list[ScoreState], ChangeCursor]:
-    """Rows changed after the cursor, in (updated_at, board_id, user_id) order, and the next cursor."""
+    """Rows changed after the cursor, in (updated_at, board_id, window_id, user_id) order, and
+    the next cursor."""
     rows = await executor.fetch(
-        "SELECT board_id, user_id, score, reached_at, updated_at FROM scores "
-        "WHERE (updated_at, board_id, user_id) > ($1, $2, $3) "
-        "ORDER BY updated_at, board_id, user_id LIMIT $4",
+        "SELECT board_id, window_id, user_id, score, reached_at, updated_at FROM scores "
+        "WHERE (updated_at, board_id, window_id, user_id) > ($1, $2, $3, $4) "
+        "ORDER BY updated_at, board_id, window_id, user_id LIMIT $5",
         after.updated_at,
         after.board_id,
+        after.window_id,
         after.user_id,
         limit,
     )
-    states = [ScoreState(r["board_id"], r["user_id"], r["score"], to_micros(r["reached_at"])) for r in rows]
+    states = [
+        ScoreState(r["board_id"], r["user_id"], r["score"], to_micros(r["reached_at"]), r["window_id"])
+        for r in rows
+    ]
     if not rows:
         return states, after
     last = rows[-1]
-    return states, ChangeCursor(last["updated_at"], last["board_id"], last["user_id"])
+    return states, ChangeCursor(last["updated_at"], last["board_id"], last["window_id"], last["user_id"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,12 +146,15 @@ _PAGE_SQL = (
     f"SELECT s.user_id::text, s.score, {_REACHED_HEX_SQL}, u.display_name, u.is_public "  # noqa: S608
     "FROM scores s JOIN users u ON u.id = s.user_id "
     # u.id > $2 as well: without it the merge join walks users from the first id on every page.
-    "WHERE s.board_id = $1 AND s.user_id > $2::uuid AND u.id > $2::uuid ORDER BY s.user_id LIMIT $3"
+    "WHERE s.board_id = $1 AND s.window_id = $2 AND s.user_id > $3::uuid AND u.id > $3::uuid "
+    "ORDER BY s.user_id LIMIT $4"
 )
 
 
-async def _board_page(executor: Executor, board_id: str, after: str, batch_size: int) -> BoardPage:
-    rows = await executor.fetch(_PAGE_SQL, board_id, after, batch_size)
+async def _board_page(
+    executor: Executor, board_id: str, window_id: str, after: str, batch_size: int
+) -> BoardPage:
+    rows = await executor.fetch(_PAGE_SQL, board_id, window_id, after, batch_size)
     users = [r[0] for r in rows]
     return BoardPage(
         users=users,
@@ -136,25 +166,41 @@ async def _board_page(executor: Executor, board_id: str, after: str, batch_size:
 
 
 async def iterate_board(
-    executor: Executor, board_id: str, batch_size: int
+    executor: Executor, board_id: str, window_id: str, batch_size: int
 ) -> AsyncGenerator[BoardPage, None]:
-    """Every score of a board with its owner's name and visibility, in pages (keyset paging by
+    """Every score of a board's window with its owner's name and visibility, in pages (keyset paging by
     user id, each page its own short query, so no transaction stays open for the whole board).
 
     The next page is fetched while the caller works on the current one. Close the iterator
     (contextlib.aclosing) when not reading it to the end, so that fetch is cancelled.
     """
     upcoming: asyncio.Future[BoardPage] | None = asyncio.ensure_future(
-        _board_page(executor, board_id, str(NIL_UUID), batch_size)
+        _board_page(executor, board_id, window_id, str(NIL_UUID), batch_size)
     )
     try:
         while upcoming is not None:
             page = await upcoming
             upcoming = None
             if len(page) == batch_size:  # a short page is the last one
-                upcoming = asyncio.ensure_future(_board_page(executor, board_id, page.users[-1], batch_size))
+                upcoming = asyncio.ensure_future(
+                    _board_page(executor, board_id, window_id, page.users[-1], batch_size)
+                )
             if page:
                 yield page
     finally:
         if upcoming is not None:
             upcoming.cancel()
+
+
+async def prune_windows_before(executor: Executor, board_id: str, oldest_kept: str, batch: int) -> int:
+    """Delete up to `batch` scores of the board's windows older than `oldest_kept` (window ids of
+    one board sort as their windows do); the caller repeats while it returns `batch`. Small
+    batches, each its own statement: no long lock, no long transaction."""
+    status = await executor.execute(
+        "DELETE FROM scores WHERE ctid = ANY (ARRAY("
+        "SELECT ctid FROM scores WHERE board_id = $1 AND window_id < $2 LIMIT $3))",
+        board_id,
+        oldest_kept,
+        batch,
+    )
+    return int(status.rsplit(" ", 1)[1])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -27,6 +27,15 @@ class ScoreState:
     user_id: UUID
     score: int
     reached_at_us: int
+    window_id: str = "all"  # the board's window this score belongs to
+
+
+@dataclass(frozen=True, slots=True)
+class BoardCount:
+    """Where one increment counted on one board, and the score it made there."""
+
+    window_id: str
+    score: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,10 +43,11 @@ class IncrementRecord:
     """What the database decided for one (user, action)."""
 
     event_id: int
-    score_after: int
+    score_after: int  # on the increment's main board
     reached_at: datetime
     request_hash: str
     inserted: bool
+    boards: dict[str, BoardCount] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ docs/decisions/0002-ranking-encoding.md.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
@@ -43,3 +44,23 @@ def decode_member(member: str) -> tuple[UUID, int]:
 def sort_key(score: int, reached_at_us: int, user_id: UUID) -> tuple[int, int, int]:
     """Ascending sort by this key gives the ranking order (best first)."""
     return (-score, reached_at_us, user_id.int)
+
+
+def unique_ranks(count: int, offset: int) -> list[int]:
+    """Ranks of `count` entries read from position `offset` on: 1, 2, 3, 4."""
+    return list(range(offset + 1, offset + count + 1))
+
+
+def shared_ranks(scores: Sequence[int], offset: int, first: int) -> list[int]:
+    """Ranks of entries read in ranking order from position `offset` on, equal scores sharing
+    the rank of the first of them (1, 2, 2, 4); `first` is the first entry's (one more than the
+    number of higher scores on the whole board)."""
+    ranks: list[int] = []
+    for index, score in enumerate(scores):
+        if index == 0:
+            ranks.append(first)
+        elif score == scores[index - 1]:
+            ranks.append(ranks[-1])
+        else:
+            ranks.append(offset + index + 1)
+    return ranks
