@@ -225,20 +225,29 @@ def board_from_config(board_id: str, config: BoardConfig) -> Board:
 
 
 def check_board_types(boards: dict[str, BoardConfig], action_types: Collection[str]) -> None:
-    """A board counting a type that does not exist is a typo: refuse to start."""
+    """A board counting a type that does not exist is a typo, and an action no board counts
+    would count for nothing: refuse to start, naming them."""
     for board_id, config in boards.items():
         unknown = sorted(set(config.types or ()) - set(action_types))
         if unknown:
-            raise ValueError(f"SCOREBOARD_BOARDS: board {board_id!r} counts unknown action types {unknown}")
+            raise ValueError(f"board {board_id!r} counts unknown action types {unknown}")
+    counted = {kind for config in boards.values() for kind in (config.types or action_types)}
+    uncounted = sorted(set(action_types) - counted)
+    if uncounted:
+        raise ValueError(f"no board counts the action types {uncounted}")
 
 
 def fail_on_invalid_settings(error: ValidationError, program: str) -> NoReturn:
     """Stop the process with one line naming the offending variable(s)."""
     problems = []
     for item in error.errors():
-        name = ENV_PREFIX + str(item["loc"][0]).upper() if item["loc"] else "settings"
-        reason = "is required" if item["type"] == "missing" else item["msg"]
-        problems.append(f"{name} {reason}")
+        reason = "is required" if item["type"] == "missing" else item["msg"].removeprefix("Value error, ")
+        if item["loc"]:
+            variable, *inside = item["loc"]
+            where = f" ({'.'.join(map(str, inside))})" if inside else ""
+            problems.append(f"{ENV_PREFIX}{str(variable).upper()}{where} {reason}")
+        else:  # a check across settings: its message names them
+            problems.append(reason)
     print(f"{program}: configuration error: {'; '.join(problems)}", file=sys.stderr)
     raise SystemExit(2)
 

@@ -13,7 +13,6 @@ from starlette.routing import Route
 from scoreboard.db.group_commit import GroupCommitter
 from scoreboard.db.pool import create_pool_lazily
 from scoreboard.domain.actions import ActionType
-from scoreboard.domain.models import DEFAULT_BOARD
 from scoreboard.redis_store.connection import create_redis
 from scoreboard.redis_store.jobs import JobQueue
 from scoreboard.redis_store.leaderboard import Leaderboard
@@ -28,7 +27,7 @@ from scoreboard.web.request_context import HttpPolicy, cors_policy, middleware_s
 from services.api import openapi
 from services.api.context import ApiContext
 from services.api.read_limit import ReadLimiter
-from services.api.routes import actions, demo, health, increments, leaderboard, privacy, realtime
+from services.api.routes import actions, boards, demo, health, increments, leaderboard, privacy, realtime
 from services.api.settings import ApiSettings
 from services.api.top_cache import TopCache
 from services.api.top_fast_path import TopFastPath
@@ -38,6 +37,7 @@ def _routes(settings: ApiSettings) -> list[Route]:
     routes = [
         Route("/api/actions", actions.create_action, methods=["POST"]),
         Route("/api/scores/increment", increments.increment_score, methods=["POST"]),
+        Route("/api/leaderboards", boards.list_boards, methods=["GET"]),
         Route("/api/leaderboard/top", leaderboard.top, methods=["GET"]),
         Route("/api/leaderboard/around/me", leaderboard.around_me, methods=["GET"]),
         Route("/api/scores/me", leaderboard.my_score, methods=["GET"]),
@@ -81,7 +81,7 @@ def _context(settings: ApiSettings, metrics: Metrics) -> ApiContext:
         metrics=metrics,
         top_cache=TopCache(settings.top_cache_ms),
         read_limiter=ReadLimiter(settings.rate_limit_read_ip_per_min),
-        boards=frozenset({DEFAULT_BOARD}),
+        boards={board.id: board for board in settings.board_list()},
         committer=(
             GroupCommitter(pool, flushers=settings.db_group_flushers, max_batch=settings.db_group_max)
             if settings.db_group_commit

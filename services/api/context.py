@@ -10,6 +10,7 @@ from starlette.requests import Request
 
 from scoreboard.db.group_commit import GroupCommitter
 from scoreboard.domain.actions import ActionType
+from scoreboard.domain.boards import Board
 from scoreboard.redis_store.jobs import JobQueue
 from scoreboard.redis_store.leaderboard import Leaderboard
 from scoreboard.redis_store.rate_limit import RateLimiter
@@ -41,7 +42,7 @@ class ApiContext:
     metrics: Metrics
     top_cache: TopCache
     read_limiter: ReadLimiter
-    boards: frozenset[str]
+    boards: dict[str, Board]  # in configuration order
     committer: GroupCommitter | None  # None: one transaction per increment
     top_queries: TopQueries = field(default_factory=TopQueries)
 

@@ -6,6 +6,7 @@ from pydantic import Field, model_validator
 
 from scoreboard.config import (
     ActionSettings,
+    BoardSettings,
     DatabaseSettings,
     HttpSettings,
     JwtSettings,
@@ -13,6 +14,7 @@ from scoreboard.config import (
     RedisSettings,
     TicketSettings,
     WriteSettings,
+    check_board_types,
 )
 
 
@@ -25,6 +27,7 @@ class ApiSettings(
     WriteSettings,
     HttpSettings,
     LeaderboardSettings,
+    BoardSettings,
 ):
     # Group commit: concurrent increments share a transaction (libs/scoreboard/db/group_commit.py).
     db_group_commit: bool = True
@@ -41,4 +44,12 @@ class ApiSettings(
     def _needs_a_key_source(self) -> ApiSettings:
         if self.jwt_secret is None and self.jwt_jwks is None:
             raise ValueError("SCOREBOARD_JWT_SECRET or SCOREBOARD_JWT_JWKS must be set")
+        return self
+
+    @model_validator(mode="after")
+    def _boards_count_known_types(self) -> ApiSettings:
+        try:
+            check_board_types(self.boards, self.action_types)
+        except ValueError as error:
+            raise ValueError(f"SCOREBOARD_BOARDS: {error}") from error
         return self

@@ -195,3 +195,69 @@ def test_failure_report_is_one_line_naming_the_variable_and_exits_2(
     assert stop.value.code == 2
     lines = capsys.readouterr().err.splitlines()
     assert lines == ["scoreboard gateway: configuration error: SCOREBOARD_TICKET_SECRET is required"]
+
+
+SHOWCASE_BOARDS = {
+    "global": {"title": "All time"},
+    "daily": {"window": "day", "tz": "Europe/Paris", "retain": 7},
+    "weekly": {"window": "week", "ranks": "shared"},
+    "sprint": {
+        "window": {"seconds": 300, "anchor": "2026-01-01T00:00:00Z"},
+        "types": ["default"],
+        "retain": 3,
+    },
+}
+
+
+def test_boards_are_parsed_into_their_rules(env: pytest.MonkeyPatch) -> None:
+    env.setenv("SCOREBOARD_BOARDS", json.dumps(SHOWCASE_BOARDS))
+    boards = {board.id: board for board in ApiSettings().board_list()}  # type: ignore[call-arg]
+    assert list(boards) == ["global", "daily", "weekly", "sprint"]
+    assert (boards["global"].title, boards["global"].rule.kind, boards["global"].retain) == (
+        "All time",
+        "all",
+        8,
+    )
+    assert (boards["daily"].rule.tz, boards["daily"].retain) == ("Europe/Paris", 7)
+    assert boards["weekly"].shared_ranks
+    assert (boards["sprint"].rule.seconds, boards["sprint"].types) == (300, frozenset({"default"}))
+    assert boards["sprint"].rule.anchor is not None
+    assert boards["sprint"].rule.anchor.isoformat() == "2026-01-01T00:00:00+00:00"
+
+
+def test_the_default_is_one_all_time_global_board(env: pytest.MonkeyPatch) -> None:
+    (board,) = ApiSettings().board_list()  # type: ignore[call-arg]
+    assert (board.id, board.rule.kind, board.types) == ("global", "all", None)
+
+
+@pytest.mark.parametrize(
+    ("boards", "complaint"),
+    [
+        ({"Global": {}}, "board ids must match"),
+        ({f"b{index}": {} for index in range(33)}, "at most 32 boards"),
+        ({}, "at least one board"),
+        ({"daily": {"window": "fortnight"}}, "window"),
+        ({"daily": {"window": "day", "tz": "Mars/Olympus"}}, "unknown time zone"),
+        ({"ev": {"window": {"seconds": 0, "anchor": "2026-01-01T00:00:00Z"}}}, "seconds"),
+        ({"ev": {"window": {"seconds": 60, "anchor": "2026-01-01T00:00:00"}}}, "anchor"),  # no zone
+        ({"ev": {"window": {"seconds": 60, "anchor": "2026-01-01T00:00:00.5Z"}}}, "whole second"),
+        ({"global": {"retain": -1}}, "retain"),
+        ({"global": {"ranks": "dense"}}, "ranks"),
+        ({"global": {"colour": "red"}}, "colour"),
+        ({"global": {"types": ["quizz"]}}, "unknown action types ['quizz']"),
+        ({"global": {"types": []}}, "types"),
+        ({"quiz": {"types": ["quiz"]}}, "no board counts the action types ['default']"),
+    ],
+)
+def test_a_bad_board_stops_the_process_naming_the_variable(
+    env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], boards: object, complaint: str
+) -> None:
+    env.setenv("SCOREBOARD_BOARDS", json.dumps(boards))
+    env.setenv("SCOREBOARD_ACTION_TYPES", json.dumps({"default": {"points": 1}, "quiz": {"points": 5}}))
+    with pytest.raises(ValidationError) as error:
+        ApiSettings()  # type: ignore[call-arg]
+    with pytest.raises(SystemExit):
+        fail_on_invalid_settings(error.value, "scoreboard api")
+    line = capsys.readouterr().err
+    assert "SCOREBOARD_BOARDS" in line
+    assert complaint in line
