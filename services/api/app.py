@@ -14,7 +14,7 @@ from scoreboard.db.group_commit import GroupCommitter
 from scoreboard.db.pool import create_pool_lazily
 from scoreboard.domain.actions import ActionType
 from scoreboard.redis_store.connection import create_redis
-from scoreboard.redis_store.jobs import JobQueue
+from scoreboard.redis_store.job_queue import JobQueue
 from scoreboard.redis_store.leaderboard import Leaderboard
 from scoreboard.redis_store.rate_limit import RateLimiter
 from scoreboard.redis_store.ticket_stagger import TicketStagger
