@@ -12,7 +12,9 @@ from starlette.routing import Route
 
 from scoreboard.db.group_commit import GroupCommitter
 from scoreboard.db.pool import create_pool_lazily
+from scoreboard.db.score_events import board_spec
 from scoreboard.domain.actions import ActionType
+from scoreboard.domain.boards import in_answer_order
 from scoreboard.redis_store.connection import create_redis
 from scoreboard.redis_store.job_queue import JobQueue
 from scoreboard.redis_store.leaderboard import Leaderboard
@@ -60,11 +62,13 @@ def _routes(settings: ApiSettings) -> list[Route]:
 def _context(settings: ApiSettings, metrics: Metrics) -> ApiContext:
     pool = create_pool_lazily(settings, application_name="scoreboard-api")
     redis = create_redis(settings)
+    boards = {board.id: board for board in settings.board_list()}
+    spec = board_spec(boards.values())
     return ApiContext(
         settings=settings,
         pool=pool,
         redis=redis,
-        leaderboard=Leaderboard(redis),
+        leaderboard=Leaderboard(redis, boards),
         jobs=JobQueue(redis),
         limiter=RateLimiter(redis, on_fallback=metrics.rate_limit_fallback.inc),
         verifier=TokenVerifier(settings),
@@ -81,9 +85,11 @@ def _context(settings: ApiSettings, metrics: Metrics) -> ApiContext:
         metrics=metrics,
         top_cache=TopCache(settings.top_cache_ms),
         read_limiter=ReadLimiter(settings.rate_limit_read_ip_per_min),
-        boards={board.id: board for board in settings.board_list()},
+        boards=boards,
+        answer_order=[board.id for board in in_answer_order(boards.values())],
+        board_spec=spec,
         committer=(
-            GroupCommitter(pool, flushers=settings.db_group_flushers, max_batch=settings.db_group_max)
+            GroupCommitter(pool, spec, flushers=settings.db_group_flushers, max_batch=settings.db_group_max)
             if settings.db_group_commit
             else None
         ),

@@ -43,6 +43,8 @@ class ApiContext:
     top_cache: TopCache
     read_limiter: ReadLimiter
     boards: dict[str, Board]  # in configuration order
+    answer_order: list[str]  # domain.boards.in_answer_order: the main board of an increment first
+    board_spec: str  # the boards as the increment's SQL function takes them
     committer: GroupCommitter | None  # None: one transaction per increment
     top_queries: TopQueries = field(default_factory=TopQueries)
 

@@ -25,10 +25,11 @@ from scoreboard.domain.errors import (
     ValidationFailed,
 )
 from scoreboard.domain.events import TOP_SIZE
-from scoreboard.domain.models import DEFAULT_BOARD, IncrementRecord, Principal, ScoreState
+from scoreboard.domain.models import IncrementRecord, Principal, ScoreState
 from scoreboard.domain.ranking import to_micros
 from scoreboard.redis_store.connection import UNAVAILABLE_ERRORS as REDIS_DOWN
 from scoreboard.redis_store.job_queue import apply_score_job
+from scoreboard.redis_store.leaderboard import ApplyOutcome
 from scoreboard.security.signing import canonical_increment, signature_matches, timestamp_in_window
 from scoreboard.security.tickets import check_ticket
 from scoreboard.telemetry import tracing
@@ -113,7 +114,6 @@ async def commit(
     client: ClientInfo,
 ) -> tuple[IncrementRecord, bool]:
     item = score_events.NewIncrement(
-        board_id=DEFAULT_BOARD,
         user_id=principal.user_id,
         display_name=principal.display_name,
         action_id=body.actionId,
@@ -129,7 +129,7 @@ async def commit(
         if context.committer is not None:
             record, is_public = await context.committer.apply(item)
         else:
-            record, is_public = await score_events.apply_increment(context.pool, item)
+            record, is_public = await score_events.apply_increment(context.pool, context.board_spec, item)
     except ArgumentEncodingError:  # asyncpg could not encode what we sent: our bug, not an outage
         context.metrics.db_write_errors.labels("error").inc()
         raise
@@ -166,22 +166,44 @@ async def replay_after_expiry(
     return record
 
 
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """Where one increment left its user on one board."""
+
+    board_id: str
+    window_id: str
+    score: int
+    rank: int | None
+
+
 async def rank_after_commit(
     context: ApiContext,
     principal: Principal,
     record: IncrementRecord,
     is_public: bool,
-) -> tuple[int | None, list[dict[str, Any]] | None]:
-    """Write the committed state through to Redis for an exact rank and enqueue the worker's job,
-    in one round trip. If Redis is away, the rank comes from the database and the reconciler
-    carries the state over later."""
-    state = ScoreState(DEFAULT_BOARD, principal.user_id, record.score_after, to_micros(record.reached_at))
+) -> tuple[list[Standing], list[dict[str, Any]] | None]:
+    """Write the committed states (one per board that counted the increment) through to Redis
+    for exact ranks and enqueue the worker's job, in one round trip; also the main board's Top 10
+    when the increment entered it. If Redis is away (or a window is being built), a rank comes
+    from the database and the reconciler carries the state over later."""
+    reached_us = to_micros(record.reached_at)
+    states = [
+        ScoreState(
+            board_id,
+            principal.user_id,
+            record.boards[board_id].score,
+            reached_us,
+            record.boards[board_id].window_id,
+        )
+        for board_id in context.answer_order
+        if board_id in record.boards
+    ]
     job = apply_score_job(
-        state,
+        states,
         display_name=principal.display_name,
         is_public=is_public,
         event_id=record.event_id,
-        committed_us=to_micros(record.reached_at),
+        committed_us=reached_us,
         traceparent=tracing.current_traceparent(),
     )
 
@@ -189,8 +211,8 @@ async def rank_after_commit(
         await context.jobs.add_to(pipe, job)
 
     try:
-        outcome = await context.leaderboard.write_through(
-            state, principal.display_name, is_public, also=enqueue
+        outcomes = await context.leaderboard.write_through(
+            states, principal.display_name, is_public, also=enqueue
         )
     except REDIS_DOWN:
         context.metrics.enqueue_failures.inc()
@@ -198,32 +220,40 @@ async def rank_after_commit(
             "Redis unavailable after commit; the reconciler will apply it",
             extra={"event_id": record.event_id},
         )
-        return await _rank_from_database(context, principal.user_id), None
+        return [await _standing(context, state, None) for state in states], None
     context.metrics.jobs.labels("apply_score", "enqueued").inc()
-    if not outcome.board_ready:  # being rebuilt: its ranks are partial
-        return await _rank_from_database(context, principal.user_id), None
+    standings_now = [
+        await _standing(context, state, outcome) for state, outcome in zip(states, outcomes, strict=True)
+    ]
+    main, main_outcome = standings_now[0], outcomes[0]
     top = None
-    if outcome.applied and outcome.rank <= TOP_SIZE:
+    if main_outcome.applied and main_outcome.board_ready and main.rank is not None and main.rank <= TOP_SIZE:
+        board = context.boards[main.board_id]
         try:
-            entries = await context.leaderboard.top(DEFAULT_BOARD, TOP_SIZE)
+            entries = await context.leaderboard.top(
+                board.id, main.window_id, TOP_SIZE, shared=board.shared_ranks
+            )
             top = [entry.to_public() for entry in entries] if entries is not None else None
         except REDIS_DOWN:
             top = None
-    return outcome.rank, top
+    return standings_now, top
 
 
-async def current_rank(context: ApiContext, user_id: UUID) -> int | None:
-    """The rank now, or None when the user has none or no store can tell (the write stands)."""
-    try:
-        found = await standings.score_and_rank(context, DEFAULT_BOARD, user_id)
-    except Unavailable:
-        return None
-    return found[1] if found else None
+async def _standing(context: ApiContext, state: ScoreState, outcome: ApplyOutcome | None) -> Standing:
+    board = context.boards[state.board_id]
+    if outcome is not None and outcome.board_ready:
+        rank: int | None = outcome.rank_on(board.shared_ranks)
+    else:  # Redis away, or the window being built (its ranks are partial)
+        rank = await standings.rank_now(context, board, state.window_id, state.user_id, from_database=True)
+    return Standing(state.board_id, state.window_id, state.score, rank)
 
 
-async def _rank_from_database(context: ApiContext, user_id: UUID) -> int | None:
-    try:
-        found = await standings.score_and_rank_from_database(context, DEFAULT_BOARD, user_id)
-    except Unavailable:
-        return None
-    return found[1] if found else None
+async def standings_now(context: ApiContext, user_id: UUID, record: IncrementRecord) -> list[Standing]:
+    """A replay's boards: its scores then, its ranks now (main board first)."""
+    found = []
+    order = [board for board in context.answer_order if board in record.boards]
+    for board_id in order + [board for board in record.boards if board not in order]:  # since removed
+        counted, board = record.boards[board_id], context.boards.get(board_id)
+        rank = await standings.rank_now(context, board, counted.window_id, user_id) if board else None
+        found.append(Standing(board_id, counted.window_id, counted.score, rank))
+    return found

@@ -43,16 +43,16 @@ class TopCache:
         self._ttl_s = ttl_ms / 1000
         self._clock = clock
         self._capacity = capacity  # keys are (known board, limit): bounded anyway, and here too
-        self._entries: dict[tuple[str, int], CachedBody] = {}
-        self._inflight: dict[tuple[str, int], asyncio.Future[CachedBody]] = {}
+        self._entries: dict[tuple[str, str, int], CachedBody] = {}
+        self._inflight: dict[tuple[str, str, int], asyncio.Future[CachedBody]] = {}
 
-    def fresh(self, key: tuple[str, int]) -> CachedBody | None:
+    def fresh(self, key: tuple[str, str, int]) -> CachedBody | None:
         """The cached body if it is still fresh, without loading anything."""
         cached = self._entries.get(key)
         return cached if cached is not None and cached.expires_at > self._clock() else None
 
     async def get(
-        self, key: tuple[str, int], load: Callable[[], Awaitable[bytes]], on_hit: Callable[[bool], None]
+        self, key: tuple[str, str, int], load: Callable[[], Awaitable[bytes]], on_hit: Callable[[bool], None]
     ) -> CachedBody:
         cached = self._entries.get(key)
         if cached is not None and cached.expires_at > self._clock():
@@ -67,7 +67,7 @@ class TopCache:
             refresh.add_done_callback(lambda done: self._finished(key, done))
         return await asyncio.shield(refresh)
 
-    async def _refresh(self, key: tuple[str, int], load: Callable[[], Awaitable[bytes]]) -> CachedBody:
+    async def _refresh(self, key: tuple[str, str, int], load: Callable[[], Awaitable[bytes]]) -> CachedBody:
         body = await load()
         fresh = cached_body(body, self._clock() + self._ttl_s)
         if self._ttl_s > 0:
@@ -76,7 +76,7 @@ class TopCache:
             self._entries[key] = fresh
         return fresh
 
-    def _finished(self, key: tuple[str, int], done: asyncio.Future[CachedBody]) -> None:
+    def _finished(self, key: tuple[str, str, int], done: asyncio.Future[CachedBody]) -> None:
         self._inflight.pop(key, None)
         if not done.cancelled():
             done.exception()  # retrieved here, so a failure nobody waited for is not reported twice

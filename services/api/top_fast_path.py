@@ -10,11 +10,16 @@ which also fills the cache.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from scoreboard.domain.errors import ScoreboardError
 from scoreboard.telemetry.metrics import Metrics
 from scoreboard.web.client_ip import client_ip
 from scoreboard.web.request_context import HttpPolicy
+from services.api.schemas import TopQuery
 
 TOP_PATH = "/api/leaderboard/top"
 
@@ -31,7 +36,7 @@ class TopFastPath:
             return
         context = scope["state"]["context"]
         query = context.top_queries.known(scope["query_string"])
-        cached = context.top_cache.fresh(query) if query is not None else None
+        cached = context.top_cache.fresh(_cache_key(context, query)) if query is not None else None
         headers = dict(scope["headers"])
         if cached is None or not self._admitted(scope, headers):
             await self.app(scope, receive, send)  # a refused read gets its 429 from the route
@@ -57,6 +62,19 @@ class TopFastPath:
             peer, forwarded.decode("latin-1") if forwarded else None, context.settings.trusted_proxies
         )
         return not context.read_limiter.admit(address)
+
+
+def _cache_key(context: Any, query: TopQuery) -> tuple[str, str, int] | None:
+    """The cache key of a known query now (its window moves with time), or None when that
+    window is no longer readable: the route answers it (a 404)."""
+    board_id, window_param, limit = query
+    board = context.boards[board_id]
+    if window_param is None:
+        return board_id, board.window_at(datetime.now(UTC)).id, limit
+    try:
+        return board_id, board.readable_window(window_param, datetime.now(UTC)).id, limit
+    except ScoreboardError:
+        return None
 
 
 def etag_matches(if_none_match: str | None, etag: str) -> bool:

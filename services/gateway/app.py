@@ -62,6 +62,7 @@ def create_app(settings: GatewaySettings | None = None) -> GatewayApp:
         reader,
         metrics,
         interval,
+        boards=settings.board_list(),
         heartbeat_s=settings.sse_heartbeat_s,
         send_timeout_s=settings.sse_send_timeout_s,
     )

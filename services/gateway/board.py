@@ -1,21 +1,28 @@
-"""One board as a gateway process holds it: its newest Top 10 and who is listening.
+"""One board as a gateway process holds it: the newest Top 10 of its current window, and who
+is listening.
 
-The Top 10 is state, versioned by the worker: only a newer version replaces it (two workers may
-race, and a forced republish, e.g. after a privacy change, carries a higher version). The owners
-index sends a user's own events to that user's connections alone.
+The Top 10 is state, versioned by the worker within a window: only a newer version replaces it
+(two workers may race, and a forced republish, e.g. after a privacy change, carries a higher
+version), and any Top 10 of a later window replaces one of an earlier window (the board rolled
+over; DESIGN section 10). The owners index sends a user's own events to that user's connections
+alone.
 """
 
 from __future__ import annotations
 
+from scoreboard.domain.boards import Board
+from scoreboard.domain.windows import Window
 from services.gateway.frames import Frame
 from services.gateway.subscriber import Subscriber
 
 
 class BoardState:
-    __slots__ = ("board_id", "owners", "published_ms", "subscribers", "top", "version")
+    __slots__ = ("board", "board_id", "owners", "published_ms", "subscribers", "top", "version", "window")
 
-    def __init__(self, board_id: str) -> None:
-        self.board_id = board_id
+    def __init__(self, board: Board) -> None:
+        self.board = board
+        self.board_id = board.id
+        self.window: Window | None = None  # of the Top 10 held
         self.subscribers: set[Subscriber] = set()
         self.owners: dict[str, set[Subscriber]] = {}
         self.top: Frame | None = None
@@ -34,10 +41,14 @@ class BoardState:
             if not owners:
                 del self.owners[subscriber.user_id]
 
-    def update_top(self, top: Frame, version: int) -> bool:
+    def update_top(self, top: Frame, version: int, window_id: str) -> bool:
         """Keep `top` if it is newer than the one held; True when it replaced it."""
-        if version <= self.version:
+        try:
+            window = self.board.rule.parse(window_id)
+        except ValueError:
+            return False  # not a window of this board as configured here
+        if self.window is not None and (window.index, version) <= (self.window.index, self.version):
             return False
-        self.top, self.version = top, version
+        self.top, self.version, self.window = top, version, window
         self.published_ms = top.id_key[0]
         return True

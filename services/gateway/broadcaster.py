@@ -13,14 +13,17 @@ import contextlib
 import logging
 import time
 from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 from opentelemetry.trace import SpanKind
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from scoreboard.domain.boards import ALL_TIME_GLOBAL, Board
 from scoreboard.domain.events import TOP_SIZE, EventType, leaderboard_updated
-from scoreboard.domain.models import DEFAULT_BOARD
+from scoreboard.domain.windows import ALL as ALL_TIME
 from scoreboard.redis_store import events
 from scoreboard.redis_store.events import StreamEvent, stream_id_key
 from scoreboard.redis_store.leaderboard import Leaderboard
@@ -37,6 +40,7 @@ log = logging.getLogger("scoreboard.gateway.broadcaster")
 READ_BLOCK_MS = 5000
 RETRY_DELAY_S = 0.5
 SWEEP_S = 1.0  # how often stuck writes and expired connections are looked for
+ROLL_OVER_SLACK_S = 0.005  # wake just after a boundary, never just before it
 
 
 class Broadcaster:
@@ -47,16 +51,17 @@ class Broadcaster:
         metrics: Metrics,
         interval: StateInterval,
         *,
-        boards: Iterable[str] = (DEFAULT_BOARD,),
+        boards: Iterable[Board] = (ALL_TIME_GLOBAL,),
         heartbeat_s: float = 15.0,
         send_timeout_s: float = 10.0,
     ) -> None:
         self._redis = redis
         self._reader = reader  # its own connection: XREAD BLOCK holds it for seconds
-        self._leaderboard = Leaderboard(redis)
+        boards = list(boards)
+        self._leaderboard = Leaderboard(redis, {board.id: board for board in boards})
         self._metrics = metrics
         self.interval = interval
-        self.boards = {board_id: BoardState(board_id) for board_id in boards}
+        self.boards = {board.id: BoardState(board) for board in boards}
         sent_top = metrics.sse_events_sent.labels("top")
         self.pacers = {
             board_id: StatePacer(board, interval, sent_top, metrics.sse_state_lag)
@@ -78,6 +83,11 @@ class Broadcaster:
             asyncio.create_task(self._sweep(), name="sweeper"),
             asyncio.create_task(self.interval.probe(), name="loop-lag-probe"),
             *(asyncio.create_task(p.run(), name=f"pacer-{b}") for b, p in self.pacers.items()),
+            *(
+                asyncio.create_task(self._roll_over(board), name=f"windows-{board.board_id}")
+                for board in self.boards.values()
+                if board.board.rule.kind != ALL_TIME
+            ),
         ]
 
     async def stop(self) -> None:
@@ -158,13 +168,34 @@ class Broadcaster:
         _, last_id = await events.first_and_last_ids(self._redis)
         if last_id is not None and stream_id_key(last_id) > stream_id_key(self.position):
             self.position = last_id
+        now = datetime.now(UTC)
         for board_id, board in self.boards.items():
-            entries = await self._leaderboard.top(board_id, TOP_SIZE) or []
-            version = await self._leaderboard.top_version(board_id)
-            payload = orjson.dumps(leaderboard_updated(board_id, version, entries))
-            if board.update_top(frame(EventType.LEADERBOARD_UPDATED, payload, self.position), version):
-                self.pacers[board_id].changed()
+            window_id = board.board.window_at(now).id
+            shared = board.board.shared_ranks
+            entries = await self._leaderboard.top(board_id, window_id, TOP_SIZE, shared=shared) or []
+            version = await self._leaderboard.top_version(board_id, window_id)
+            self._hold(board, leaderboard_updated(board_id, window_id, version, entries), version)
         self.healthy = True
+
+    def _hold(self, board: BoardState, payload: dict[str, Any], version: int) -> None:
+        top = frame(EventType.LEADERBOARD_UPDATED, orjson.dumps(payload), self.position)
+        if board.update_top(top, version, payload["window"]):
+            self.pacers[board.board_id].changed()
+
+    async def _roll_over(self, board: BoardState) -> None:
+        """At each boundary of a windowed board, its listeners get the new window's (empty)
+        Top 10 at once, whether or not anything is written or published (DESIGN section 10).
+        The worker's own Top 10 of that window, as soon as it publishes one, is newer."""
+        rule = board.board.rule
+        while True:
+            window = rule.at(datetime.now(UTC))
+            assert window.end is not None
+            await asyncio.sleep(
+                max(0.0, (window.end - datetime.now(UTC)).total_seconds()) + ROLL_OVER_SLACK_S
+            )
+            following = rule.at(datetime.now(UTC))
+            if board.window is None or following.index > board.window.index:
+                self._hold(board, leaderboard_updated(board.board_id, following.id, 0, []), 0)
 
     def dispatch(self, event: StreamEvent) -> None:
         if event.traceparent and tracing.enabled():
@@ -181,7 +212,7 @@ class Broadcaster:
             return
         if event.type == EventType.LEADERBOARD_UPDATED:
             version = int(orjson.loads(event.data).get("version", 0))
-            if board.update_top(frame(event.type, event.data, event.id), version):
+            if board.update_top(frame(event.type, event.data, event.id), version, event.window_id):
                 self.pacers[board.board_id].changed()
             return  # an older Top 10 (two workers raced) is dropped
         # Whatever its `pub` flag says, a user's event is theirs alone (DESIGN section 6).

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
 from arq.connections import ArqRedis
 
-from scoreboard.domain.models import DEFAULT_BOARD
+from scoreboard.domain.boards import Board
 from scoreboard.redis_store.leaderboard import Leaderboard
 from scoreboard.telemetry.metrics import Metrics
 from services.worker.settings import WorkerSettings
@@ -23,7 +23,8 @@ class WorkerContext:
     leaderboard: Leaderboard
     metrics: Metrics
     publisher: TopPublisher
-    boards: tuple[str, ...] = (DEFAULT_BOARD,)
+    boards: dict[str, Board]  # in configuration order
+    next_prune: dict[str, float] = field(default_factory=dict)  # board -> monotonic time of the next prune
 
 
 def context_of(ctx: dict[str, Any]) -> WorkerContext:

@@ -1,10 +1,9 @@
-"""arq jobs: copy one committed score to Redis and announce it."""
+"""arq jobs: copy one increment's committed scores (one per board) to Redis and announce them."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
-from uuid import UUID
 
 from arq import Retry
 from opentelemetry.trace import SpanKind
@@ -13,6 +12,7 @@ from scoreboard.domain.events import user_score_updated
 from scoreboard.domain.models import ScoreState
 from scoreboard.redis_store import events
 from scoreboard.redis_store.connection import UNAVAILABLE_ERRORS as REDIS_DOWN
+from scoreboard.redis_store.job_queue import states_of
 from scoreboard.telemetry import tracing
 from services.worker.context import WorkerContext, context_of
 
@@ -27,7 +27,7 @@ async def announce(
     It is for its owner alone (`pub` 0): the public stream carries the Top 10 as state, whose
     `leaderboard_updated` already holds the scores (DESIGN section 6).
     """
-    payload = user_score_updated(state.board_id, state.user_id, state.score, rank)
+    payload = user_score_updated(state.board_id, state.window_id, state.user_id, state.score, rank)
     await events.append(
         context.redis,
         payload,
@@ -41,42 +41,44 @@ async def announce(
     context.metrics.events_published.labels(payload["type"]).inc()
 
 
+def shares_ranks(context: WorkerContext, board_id: str) -> bool:
+    board = context.boards.get(board_id)
+    return board is not None and board.shared_ranks
+
+
 async def apply_score(ctx: dict[str, Any], payload: dict[str, Any]) -> str:
     context = context_of(ctx)
-    state = ScoreState(
-        board_id=payload["board"],
-        user_id=UUID(payload["userId"]),
-        score=int(payload["newScore"]),
-        reached_at_us=int(payload["reachedAt"]),
-    )
     span = tracing.tracer().start_as_current_span(
         "apply_score", context=tracing.context_from(payload.get("traceparent")), kind=SpanKind.CONSUMER
     )
     with span:
-        return await _apply(context, state, payload)
+        return await _apply(context, states_of(payload), payload)
 
 
-async def _apply(context: WorkerContext, state: ScoreState, payload: dict[str, Any]) -> str:
+async def _apply(context: WorkerContext, states: list[ScoreState], payload: dict[str, Any]) -> str:
     try:
-        outcome = await context.leaderboard.write_through(
-            state, payload["displayName"], bool(payload["public"])
+        outcomes = await context.leaderboard.write_through(
+            states, payload["displayName"], bool(payload["public"])
         )
-        # While the board is rebuilt its ranks are partial: the reconciler announces this state
-        # (still unannounced) with its true rank once the board is ready.
-        if outcome.needs_event and outcome.board_ready:
-            await announce(
-                context,
-                state,
-                outcome.rank,
-                committed_us=int(payload.get("committedAt") or 0),
-                traceparent=tracing.current_traceparent(),
-            )
+        for state, outcome in zip(states, outcomes, strict=True):
+            # While a window is rebuilt its ranks are partial: the reconciler announces this state
+            # (still unannounced) with its true rank once the window is ready.
+            if outcome.needs_event and outcome.board_ready:
+                await announce(
+                    context,
+                    state,
+                    outcome.rank_on(shares_ranks(context, state.board_id)),
+                    committed_us=int(payload.get("committedAt") or 0),
+                    traceparent=tracing.current_traceparent(),
+                )
     except REDIS_DOWN as error:
         context.metrics.jobs.labels("apply_score", "retried").inc()
         raise Retry(defer=1) from error
     except Exception:
         context.metrics.jobs.labels("apply_score", "failed").inc()
         raise
-    context.publisher.mark_dirty(state.board_id)
-    context.metrics.jobs.labels("apply_score", "applied" if outcome.applied else "already_applied").inc()
-    return "applied" if outcome.applied else "current"
+    for state in states:
+        context.publisher.mark_dirty(state.board_id, state.window_id)
+    applied = any(outcome.applied for outcome in outcomes)
+    context.metrics.jobs.labels("apply_score", "applied" if applied else "already_applied").inc()
+    return "applied" if applied else "current"

@@ -38,15 +38,17 @@ LOOP_ENDING_ERRORS: tuple[type[BaseException], ...] = (*REDIS_DOWN, RedisError)
 def build_context(settings: WorkerSettings, metrics: Metrics) -> WorkerContext:
     pool = create_pool_lazily(settings, application_name="scoreboard-worker")
     redis = create_redis(settings)
-    leaderboard = Leaderboard(redis)
+    boards = {board.id: board for board in settings.board_list()}
+    leaderboard = Leaderboard(redis, boards)
     publisher = TopPublisher(
         redis,
         leaderboard,
         metrics,
+        boards,
         coalesce_ms=settings.leaderboard_coalesce_ms,
         stream_maxlen=settings.stream_maxlen,
     )
-    return WorkerContext(settings, pool, redis, leaderboard, metrics, publisher)
+    return WorkerContext(settings, pool, redis, leaderboard, metrics, publisher, boards)
 
 
 def build_worker(settings: WorkerSettings, context: WorkerContext) -> Worker:

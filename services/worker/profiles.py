@@ -57,6 +57,9 @@ async def sync_profiles(context: WorkerContext) -> int:
 
 
 async def republish_tops(context: WorkerContext) -> None:
-    for board_id in context.boards:
-        await context.leaderboard.forget_top_claim(board_id)
-        context.publisher.mark_dirty(board_id)
+    """Every board's current Top 10, published again (past windows are read from PostgreSQL)."""
+    now = datetime.now(UTC)
+    for board in context.boards.values():
+        window_id = board.window_at(now).id
+        await context.leaderboard.forget_top_claim(board.id, window_id)
+        context.publisher.mark_dirty(board.id, window_id)

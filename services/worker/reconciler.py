@@ -28,16 +28,18 @@ import orjson
 
 from scoreboard.db import scores, users
 from scoreboard.db.pool import UNAVAILABLE_ERRORS as DB_DOWN
+from scoreboard.domain.boards import Board
 from scoreboard.domain.models import ScoreState
 from scoreboard.redis_store.connection import UNAVAILABLE_ERRORS as REDIS_DOWN
-from scoreboard.redis_store.keys import BoardKeys
+from scoreboard.redis_store.keys import ALL_TIME, BoardKeys
 from services.worker import profiles
 from services.worker.context import WorkerContext, context_of
-from services.worker.jobs import announce
+from services.worker.jobs import announce, shares_ranks
 
 log = logging.getLogger("scoreboard.worker.reconciler")
 
 TICK_BUDGET_S = 0.8
+PRUNE_EVERY_S = 60.0
 
 PageHook = Callable[[int], Awaitable[None]]
 
@@ -45,14 +47,18 @@ PageHook = Callable[[int], Awaitable[None]]
 async def reconcile(ctx: dict[str, Any]) -> str:
     context = context_of(ctx)
     outcome = []
-    for board_id in context.boards:
+    now = datetime.now(UTC)
+    for board in context.boards.values():
+        window_id = board.window_at(now).id  # a new window starts empty: it is built at once
         try:
-            if not await context.leaderboard.is_ready(board_id):
-                outcome.append(await rebuild(context, board_id))
-            if await context.leaderboard.is_ready(board_id):  # not while another worker rebuilds
-                outcome.append(await catch_up(context, board_id))
+            if not await context.leaderboard.is_ready(board.id, window_id):
+                outcome.append(await rebuild(context, board.id, window_id))
+            if await context.leaderboard.is_ready(board.id, window_id):  # not while another rebuilds
+                outcome.append(await catch_up(context, board.id, window_id))
+            if pruned := await prune_expired_windows(context, board, now):
+                outcome.append(f"pruned:{pruned}")
         except (*REDIS_DOWN, *DB_DOWN) as error:
-            log.warning("reconcile skipped", extra={"board": board_id, "error": type(error).__name__})
+            log.warning("reconcile skipped", extra={"board": board.id, "error": type(error).__name__})
             context.metrics.jobs.labels("reconcile", "skipped").inc()
             outcome.append("skipped")
     try:
@@ -64,8 +70,31 @@ async def reconcile(ctx: dict[str, Any]) -> str:
     return ",".join(outcome)
 
 
-async def rebuild(context: WorkerContext, board_id: str, *, on_page: PageHook | None = None) -> str:
-    """Copy the whole board from PostgreSQL into temporary keys, then swap them in atomically.
+async def prune_expired_windows(context: WorkerContext, board: Board, now: datetime) -> int:
+    """Delete the database rows of windows past the board's retention, in small batches, at most
+    once a minute per board and within one tick's budget (the next run goes on)."""
+    if board.rule.kind == ALL_TIME or time.monotonic() < context.next_prune.get(board.id, 0.0):
+        return 0
+    context.next_prune[board.id] = time.monotonic() + PRUNE_EVERY_S
+    oldest_kept = board.rule.shift(board.window_at(now), -board.retain).id
+    deadline = time.monotonic() + TICK_BUDGET_S / 2
+    pruned = 0
+    while time.monotonic() < deadline:
+        deleted = await scores.prune_windows_before(
+            context.pool, board.id, oldest_kept, context.settings.prune_batch
+        )
+        pruned += deleted
+        if deleted < context.settings.prune_batch:
+            break
+    else:
+        context.next_prune[board.id] = 0.0  # more to delete: carry on next tick
+    return pruned
+
+
+async def rebuild(
+    context: WorkerContext, board_id: str, window_id: str = ALL_TIME, *, on_page: PageHook | None = None
+) -> str:
+    """Copy a board window from PostgreSQL into temporary keys, then swap them in atomically.
 
     Pages are read by user id (the next one is fetched while the current one is written) and
     written with plain bulk ZADD/HSET into the board's rebuild keys; live writes keep going to the
@@ -74,19 +103,19 @@ async def rebuild(context: WorkerContext, board_id: str, *, on_page: PageHook | 
     so no live write is lost and no read sees a partial board. `on_page(copied)` runs after each
     page is written (tests interleave live writes there).
     """
-    keys = BoardKeys(board_id)
+    keys = BoardKeys(board_id, window_id)
     token = secrets.token_hex(8)
     leaderboard = context.leaderboard
-    if not await leaderboard.lock_rebuild(board_id, token):
+    if not await leaderboard.lock_rebuild(board_id, window_id, token):
         return "rebuild-elsewhere"
     started = time.monotonic()
     started_at = datetime.now(UTC)
     count = 0
     writing: asyncio.Future[Any] | None = None
     try:
-        if not await leaderboard.begin_rebuild(board_id, token):
+        if not await leaderboard.begin_rebuild(board_id, window_id, token):
             return "rebuild-elsewhere"  # built by another worker between our check and the lock
-        pages = scores.iterate_board(context.pool, board_id, context.settings.rebuild_batch)
+        pages = scores.iterate_board(context.pool, board_id, window_id, context.settings.rebuild_batch)
         async with aclosing(pages):
             async for page in pages:  # the next page is fetched while this one is written
                 if writing is not None:
@@ -96,9 +125,15 @@ async def rebuild(context: WorkerContext, board_id: str, *, on_page: PageHook | 
                 writing = asyncio.ensure_future(
                     asyncio.gather(
                         leaderboard.load_rebuild_page(
-                            board_id, page.users, page.scores, page.members, page.names, page.public
+                            board_id,
+                            window_id,
+                            page.users,
+                            page.scores,
+                            page.members,
+                            page.names,
+                            page.public,
                         ),
-                        leaderboard.extend_rebuild_lock(board_id),
+                        leaderboard.extend_rebuild_lock(board_id, window_id),
                     )
                 )
                 count += len(page)
@@ -111,20 +146,21 @@ async def rebuild(context: WorkerContext, board_id: str, *, on_page: PageHook | 
         margin = timedelta(seconds=context.settings.reconcile_margin_s)
         await context.redis.set(keys.watermark, f"{(started_at - margin).timestamp():.6f}")
         await context.redis.delete(keys.change_cursor)
-        merged = await leaderboard.finish_rebuild(board_id, token, count)
+        merged = await leaderboard.finish_rebuild(board_id, window_id, token, count)
         if merged is None:
             log.warning("rebuild abandoned: lock or rebuild keys lost", extra={"board": board_id})
             return "rebuild-abandoned"
     finally:
         if writing is not None and not writing.done():
             writing.cancel()
-        await leaderboard.unlock_rebuild(board_id, token)
+        await leaderboard.unlock_rebuild(board_id, window_id, token)
     context.metrics.rebuilds.inc()
-    context.publisher.mark_dirty(board_id)
+    context.publisher.mark_dirty(board_id, window_id)
     log.info(
         "board rebuilt",
         extra={
             "board": board_id,
+            "window": window_id,
             "users": count,
             "live_merged": merged,
             "s": round(time.monotonic() - started, 3),
@@ -133,13 +169,14 @@ async def rebuild(context: WorkerContext, board_id: str, *, on_page: PageHook | 
     return f"rebuilt:{count}"
 
 
-async def catch_up(context: WorkerContext, board_id: str) -> str:
-    """Apply every change since the watermark (minus the margin), within one tick's budget.
+async def catch_up(context: WorkerContext, board_id: str, window_id: str = ALL_TIME) -> str:
+    """Apply every change of the board's current window since the board's watermark (minus the
+    margin), within one tick's budget. Past windows are read from PostgreSQL: not copied.
 
     A tick cut short by its budget saves its exact cursor and the next one resumes there, so a
     burst larger than one tick (a backfill touching a million rows) is still worked through.
     """
-    keys = BoardKeys(board_id)
+    keys = BoardKeys(board_id, window_id)
     stored, resume = await context.redis.mget([keys.watermark, keys.change_cursor])
     margin = timedelta(seconds=context.settings.reconcile_margin_s)
     watermark = datetime.fromtimestamp(float(stored), UTC) if stored else datetime.now(UTC) - margin
@@ -148,7 +185,8 @@ async def catch_up(context: WorkerContext, board_id: str) -> str:
     repaired = 0
     while True:
         changes, cursor = await scores.changed_since(context.pool, cursor, context.settings.reconcile_batch)
-        repaired += await _apply_and_announce(context, [s for s in changes if s.board_id == board_id])
+        mine = [s for s in changes if s.board_id == board_id and s.window_id == window_id]
+        repaired += await _apply_and_announce(context, mine)
         watermark = max(watermark, cursor.updated_at)
         finished = len(changes) < context.settings.reconcile_batch
         if finished or time.monotonic() > deadline:
@@ -163,17 +201,22 @@ async def catch_up(context: WorkerContext, board_id: str) -> str:
     context.metrics.reconciler_lag.set(max(0.0, (datetime.now(UTC) - watermark).total_seconds()))
     if repaired:
         context.metrics.reconciler_repairs.inc(repaired)
-        context.publisher.mark_dirty(board_id)
+        context.publisher.mark_dirty(board_id, window_id)
     return f"repaired:{repaired}"
 
 
 def _encode_cursor(cursor: scores.ChangeCursor) -> bytes:
-    return orjson.dumps([cursor.updated_at.timestamp(), cursor.board_id, str(cursor.user_id)])
+    return orjson.dumps(
+        [cursor.updated_at.timestamp(), cursor.board_id, cursor.window_id, str(cursor.user_id)]
+    )
 
 
 def _decode_cursor(raw: bytes) -> scores.ChangeCursor:
-    moment, board_id, user_id = orjson.loads(raw)
-    return scores.ChangeCursor(datetime.fromtimestamp(moment, UTC), board_id, UUID(user_id))
+    fields = orjson.loads(raw)
+    if len(fields) == 3:  # saved by the previous release: no window
+        fields.insert(2, "")
+    moment, board_id, window_id, user_id = fields
+    return scores.ChangeCursor(datetime.fromtimestamp(moment, UTC), board_id, window_id, UUID(user_id))
 
 
 async def _apply_and_announce(context: WorkerContext, states: list[ScoreState]) -> int:
@@ -186,5 +229,6 @@ async def _apply_and_announce(context: WorkerContext, states: list[ScoreState]) 
         await context.leaderboard.save_profiles(profiles)
         for state, outcome in zip(states, outcomes, strict=True):
             if outcome.needs_event:
-                await announce(context, state, outcome.rank, committed_us=0, traceparent=None)
+                rank = outcome.rank_on(shares_ranks(context, state.board_id))
+                await announce(context, state, rank, committed_us=0, traceparent=None)
     return sum(1 for outcome in outcomes if outcome.applied or outcome.needs_event)

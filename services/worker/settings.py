@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from scoreboard.config import DatabaseSettings, LeaderboardSettings, RedisSettings
+from scoreboard.config import BoardSettings, DatabaseSettings, LeaderboardSettings, RedisSettings
 
 
-class WorkerSettings(DatabaseSettings, RedisSettings, LeaderboardSettings):
+class WorkerSettings(DatabaseSettings, RedisSettings, LeaderboardSettings, BoardSettings):
     worker_host: str = "127.0.0.1"
     worker_port: int = Field(default=8002, ge=0, le=65535)  # /healthz, /readyz, /metrics
     worker_max_jobs: int = Field(default=100, ge=1)
@@ -16,3 +16,4 @@ class WorkerSettings(DatabaseSettings, RedisSettings, LeaderboardSettings):
     reconcile_margin_s: float = Field(default=10.0, ge=0)
     reconcile_batch: int = Field(default=5000, ge=100)
     rebuild_batch: int = Field(default=10_000, ge=100)
+    prune_batch: int = Field(default=1000, ge=10)  # rows of windows past retention deleted per statement

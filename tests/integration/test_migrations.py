@@ -120,9 +120,12 @@ async def test_0004_makes_todays_scores_the_all_time_global_board_and_keeps_thei
         assert [tuple(row) for row in rows] == [("global", "all", 6)]
         assert await totals_mismatch(connection) == []
         replay = await connection.fetchrow(
-            'SELECT * FROM scoreboard_count_increment(\'[{"id": "global", "kind": "all"}]\'::jsonb, '
-            "'00000000-0000-0000-0000-000000000001', 'Ann', '00000000-0000-0000-0000-0000000000a1', 'default', "
-            "3, 'h', 'default', NULL, NULL, NULL)"
+            "SELECT * FROM scoreboard_count_increment($1::jsonb, $2, 'Ann', $3, 'default', 3, 'h', "
+            "'default', "
+            "NULL, NULL, NULL)",
+            '[{"id": "global", "kind": "all"}]',
+            ANN,
+            "00000000-0000-0000-0000-0000000000a1",
         )
         assert (replay["inserted"], replay["score_after"]) == (False, 3)
         assert orjson.loads(replay["boards"]) == {"global": {"window": "all", "score": 3}}

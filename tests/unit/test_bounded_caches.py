@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
+from scoreboard.domain.boards import ALL_TIME_GLOBAL
 from scoreboard.telemetry.metrics import Metrics
 from scoreboard.web.middleware import RequestLog
 from services.api.read_limit import ReadLimiter
@@ -73,7 +74,7 @@ def _request(query: bytes) -> Request:
 def test_parsed_top_queries_are_bounded() -> None:
     queries = TopQueries(capacity=50)
     for index in range(1000):
-        queries.parse(_request(b"limit=10&junk=%d" % index), {"global"})
+        queries.parse(_request(b"limit=10&junk=%d" % index), {"global": ALL_TIME_GLOBAL})
         assert len(queries) <= 50
 
 
@@ -84,7 +85,7 @@ async def test_the_top_cache_is_bounded() -> None:
         return b"[]"
 
     for limit in range(100):
-        await cache.get(("global", limit), load, lambda hit: None)
+        await cache.get(("global", "all", limit), load, lambda hit: None)
         assert len(cache) <= 20
 
 

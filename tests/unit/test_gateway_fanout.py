@@ -66,13 +66,17 @@ class FakeConnection:
 
 
 def top_event(version: int, entry_id: str | None = None) -> StreamEvent:
-    data = orjson.dumps({"type": "leaderboard_updated", "board": BOARD, "version": version, "top10": []})
-    return StreamEvent(entry_id or f"{version}-0", "leaderboard_updated", BOARD, data, None, True, 0, None)
+    data = orjson.dumps(
+        {"type": "leaderboard_updated", "board": BOARD, "window": "all", "version": version, "top10": []}
+    )
+    return StreamEvent(
+        entry_id or f"{version}-0", "leaderboard_updated", BOARD, "all", data, None, True, 0, None
+    )
 
 
 def own_event(user: str, score: int, entry_id: str, *, public: bool = False) -> StreamEvent:
     data = orjson.dumps({"type": "user_score_updated", "board": BOARD, "userId": user, "newScore": score})
-    return StreamEvent(entry_id, "user_score_updated", BOARD, data, user, public, 0, None)
+    return StreamEvent(entry_id, "user_score_updated", BOARD, "all", data, user, public, 0, None)
 
 
 def own(user: str, score: int, entry_id: str) -> Frame:
@@ -371,7 +375,7 @@ async def test_an_owners_event_is_not_held_behind_a_pass_over_every_listener() -
     owner = Client(broadcaster, alice)
     for client in [*listeners, owner]:
         await client.until_idle()
-    broadcaster.boards[BOARD].update_top(top(1), 1)
+    broadcaster.boards[BOARD].update_top(top(1), 1, "all")
     passing = asyncio.create_task(
         broadcaster.pacers[BOARD].send_pass(asyncio.get_running_loop().time(), 0.25)
     )

@@ -153,3 +153,11 @@ def test_a_board_reads_its_current_window_and_retained_past_ones_only() -> None:
         board.readable_window("2026-12-01", now)  # not begun
     with pytest.raises(ValidationFailed):
         board.readable_window("yesterday", now)
+
+
+@given(RULES, INSTANTS, st.integers(min_value=-400, max_value=400))
+def test_shifting_a_window_by_n_moves_its_index_by_n(rule: WindowRule, instant: datetime, count: int) -> None:
+    window = rule.at(instant)
+    shifted = rule.shift(window, count)
+    assert shifted.index == window.index + count
+    assert rule.parse(shifted.id) == shifted

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -10,7 +10,7 @@ import asyncpg
 import orjson
 from asyncpg.pool import PoolConnectionProxy
 
-from scoreboard.domain.boards import Board
+from scoreboard.domain.boards import Board, in_answer_order
 from scoreboard.domain.models import BoardCount, IncrementRecord
 
 Executor = asyncpg.Pool | asyncpg.Connection | PoolConnectionProxy
@@ -30,7 +30,7 @@ class NewIncrement:
     device_id: str | None
 
 
-def board_spec(boards: Sequence[Board]) -> str:
+def board_spec(boards: Collection[Board]) -> str:
     """The boards as scoreboard_count_increment takes them (JSON, built once per process)."""
     return orjson.dumps(
         [
@@ -42,7 +42,7 @@ def board_spec(boards: Sequence[Board]) -> str:
                 "anchor": board.rule.anchor.isoformat() if board.rule.anchor else None,
                 "types": sorted(board.types) if board.types is not None else None,
             }
-            for board in boards
+            for board in in_answer_order(boards)
         ]
     ).decode()
 

@@ -61,3 +61,13 @@ class Board:
         if not 0 <= current.index - window.index <= self.retain:
             raise NotFound("no such window on this board", details={"board": self.id, "window": window_id})
         return window
+
+
+def in_answer_order(boards: Collection[Board]) -> list[Board]:
+    """`global` first, then as configured: an increment's main board (the one its answer's
+    newScore and rank are about) is the first of these that counts its type."""
+    return sorted(boards, key=lambda board: board.id != DEFAULT_BOARD)
+
+
+# The default configuration: one all-time board.
+ALL_TIME_GLOBAL = Board(DEFAULT_BOARD, DEFAULT_BOARD, WindowRule("all"))

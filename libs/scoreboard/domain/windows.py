@@ -64,6 +64,21 @@ class WindowRule:
             return self._calendar_window(local - timedelta(days=local.weekday()))
         return self._calendar_window(local.replace(day=1))
 
+    def shift(self, window: Window, count: int) -> Window:
+        """The window `count` windows after `window` (before it when negative)."""
+        if self.kind == ALL:
+            return window
+        if self.kind == "seconds":
+            return self._seconds_window(window.index + count)
+        assert window.start is not None
+        first = window.start.astimezone(self.zone).date()
+        if self.kind == "day":
+            return self._calendar_window(first + timedelta(days=count))
+        if self.kind == "week":
+            return self._calendar_window(first + timedelta(days=7 * count))
+        months = first.year * 12 + first.month - 1 + count
+        return self._calendar_window(date(months // 12, months % 12 + 1, 1))
+
     def parse(self, window_id: str) -> Window:
         """The window an id names; MalformedWindow when it is not one of this kind."""
         if self.kind == ALL:

@@ -21,6 +21,7 @@ class StreamEvent:
     id: str
     type: str
     board_id: str
+    window_id: str
     data: bytes
     user_id: str | None
     public: bool
@@ -35,6 +36,7 @@ def _decode(entry_id: bytes, fields: dict[bytes, bytes]) -> StreamEvent:
         id=entry_id.decode(),
         type=fields.get(b"type", b"").decode(),
         board_id=fields.get(b"board", b"").decode(),
+        window_id=fields.get(b"window", b"all").decode(),  # entries of the previous release: all-time
         data=fields.get(b"data", b"{}"),
         user_id=user.decode() if user else None,
         public=fields.get(b"pub", b"1") == b"1",
@@ -56,6 +58,7 @@ async def append(
     fields: dict[str, bytes | str | int] = {
         "type": payload["type"],
         "board": payload["board"],
+        "window": payload["window"],
         "data": orjson.dumps(payload),
         "pub": "1" if public else "0",
         "ts": committed_us,

@@ -57,7 +57,7 @@ class Job:
 
 
 def apply_score_job(
-    state: ScoreState,
+    states: Sequence[ScoreState],
     *,
     display_name: str,
     is_public: bool,
@@ -65,18 +65,30 @@ def apply_score_job(
     committed_us: int,
     traceparent: str | None,
 ) -> Job:
+    """The committed states one increment left on each board that counted it (same user, same
+    instant), for the worker to copy to Redis and announce."""
     payload = {
-        "board": state.board_id,
-        "userId": str(state.user_id),
-        "newScore": state.score,
-        "reachedAt": state.reached_at_us,
+        "userId": str(states[0].user_id),
+        "reachedAt": states[0].reached_at_us,
+        "boards": {state.board_id: {"window": state.window_id, "newScore": state.score} for state in states},
         "eventId": event_id,
         "displayName": display_name,
         "public": is_public,
         "committedAt": committed_us,
         "traceparent": traceparent,
     }
-    return Job(APPLY_SCORE, payload, apply_job_id(state.board_id, str(state.user_id), state.score))
+    return Job(APPLY_SCORE, payload, apply_job_id(event_id))
+
+
+def states_of(payload: dict[str, Any]) -> list[ScoreState]:
+    """The states an apply_score payload carries. A payload without `boards` was written by an
+    API process of the previous release (one all-time board), still read during a deploy."""
+    boards = payload.get("boards") or {payload["board"]: {"window": "all", "newScore": payload["newScore"]}}
+    user_id, reached_at = UUID(payload["userId"]), int(payload["reachedAt"])
+    return [
+        ScoreState(board_id, user_id, int(entry["newScore"]), reached_at, entry["window"])
+        for board_id, entry in boards.items()
+    ]
 
 
 def refresh_profiles_job(user_ids: Sequence[UUID]) -> Job:

@@ -1,7 +1,8 @@
 """Every Redis key, stream and queue name, in one place.
 
-Keys of one board share the hash tag `{board:<id>}`, so a Lua script that touches several of
-them stays valid on Redis Cluster. The event stream keeps the name clients know from DESIGN.
+Keys of one board window share the hash tag `{board:<id>}` (all-time) or `{board:<id>:<window>}`,
+so a Lua script that touches several of them stays valid on Redis Cluster, and each window of a
+board may live on its own shard. The event stream keeps the name clients know from DESIGN.
 """
 
 from __future__ import annotations
@@ -13,10 +14,17 @@ PROFILES_WATERMARK = "sb:profiles:watermark"  # STRING epoch seconds of the prof
 RATE_LIMIT_PREFIX = "sb:rl:"
 
 
+ALL_TIME = "all"
+
+
 class BoardKeys:
-    def __init__(self, board_id: str) -> None:
-        tag = f"sb:{{board:{board_id}}}"
+    """The keys of one window of one board (an all-time board has the one window `all`)."""
+
+    def __init__(self, board_id: str, window_id: str = ALL_TIME) -> None:
+        tag = f"sb:{{board:{board_id}}}" if window_id == ALL_TIME else f"sb:{{board:{board_id}:{window_id}}}"
+        board_tag = f"sb:{{board:{board_id}}}"
         self.board_id = board_id
+        self.window_id = window_id
         self.ranking = f"{tag}:ranking"  # ZSET score -> encoded member (see domain.ranking)
         self.members = f"{tag}:members"  # HASH user id -> current encoded member
         self.emitted = f"{tag}:emitted"  # HASH user id -> last score announced on the stream
@@ -29,8 +37,9 @@ class BoardKeys:
         # Leaderboard.finish_rebuild); whatever a crashed rebuild left in them is deleted first.
         self.rebuild_ranking = f"{tag}:rebuild:ranking"  # ZSET, as ranking
         self.rebuild_members = f"{tag}:rebuild:members"  # HASH, as members
-        self.watermark = f"{tag}:reconciler:watermark"  # STRING epoch seconds
-        self.change_cursor = f"{tag}:reconciler:cursor"  # STRING where a cut-short catch-up resumes
+        # The board's own, whatever the window: how far its change feed was caught up.
+        self.watermark = f"{board_tag}:reconciler:watermark"  # STRING epoch seconds
+        self.change_cursor = f"{board_tag}:reconciler:cursor"  # STRING where a cut-short catch-up resumes
 
     @property
     def script_keys(self) -> list[str]:
@@ -48,6 +57,6 @@ def ticket_stagger_key(user_id: str, action_type: str) -> str:
     return f"sb:{{user:{user_id}}}:stagger:{action_type}"
 
 
-def apply_job_id(board_id: str, user_id: str, score: int) -> str:
-    """One job per committed state: a retried enqueue of the same state is deduplicated by arq."""
-    return f"apply:{board_id}:{user_id}:{score}"
+def apply_job_id(event_id: int) -> str:
+    """One job per committed increment: a retried enqueue of it is deduplicated by arq."""
+    return f"apply:{event_id}"

@@ -7,8 +7,9 @@ or reordered copy is therefore harmless, and two writers converge on the databas
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from uuid import UUID
 
 import hiredis
@@ -17,10 +18,11 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.asyncio.connection import Connection, ConnectionPool
 
+from scoreboard.domain.boards import Board
 from scoreboard.domain.models import RankedEntry, ScoreState
-from scoreboard.domain.ranking import decode_member, encode_member
+from scoreboard.domain.ranking import decode_member, encode_member, shared_ranks, unique_ranks
 from scoreboard.redis_store.connection import UNAVAILABLE_ERRORS
-from scoreboard.redis_store.keys import PROFILES, BoardKeys
+from scoreboard.redis_store.keys import ALL_TIME, PROFILES, BoardKeys
 from scoreboard.redis_store.profiles import profile_value
 from scoreboard.redis_store.scripts import Scripts
 
@@ -45,6 +47,10 @@ class ApplyOutcome:
     rank: int  # only meaningful when board_ready: a board being rebuilt has partial ranks
     needs_event: bool
     board_ready: bool
+    shared_rank: int = 0  # 1 + the number of higher scores (boards with shared ranks)
+
+    def rank_on(self, shared: bool) -> int:
+        return self.shared_rank if shared else self.rank
 
 
 # hiredis' stub declares a 1-tuple; it packs any number of arguments.
@@ -59,8 +65,12 @@ async def _checkout(pool: ConnectionPool) -> Connection:
 
 
 def _apply_outcome(reply: Sequence[int]) -> ApplyOutcome:
-    applied, rank, needs_event, ready = reply
-    return ApplyOutcome(bool(applied), int(rank), bool(needs_event), bool(ready))
+    applied, rank, needs_event, ready, shared = reply
+    return ApplyOutcome(bool(applied), int(rank), bool(needs_event), bool(ready), int(shared))
+
+
+# A window's keys live this long after its end: for writes still in flight at the boundary.
+WINDOW_KEYS_GRACE = timedelta(minutes=10)
 
 
 def _rebuild_keys(keys: BoardKeys) -> list[str]:
@@ -75,51 +85,76 @@ def _rebuild_keys(keys: BoardKeys) -> list[str]:
 
 
 class Leaderboard:
-    """One process's handle on the Redis side of every board."""
+    """One process's handle on the Redis side of every board window."""
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, boards: Mapping[str, Board] | None = None) -> None:
         self._redis = redis
         self._scripts = Scripts(redis)
+        self._boards = boards or {}
+
+    def expire_at_ms(self, board_id: str, window_id: str) -> int:
+        """When a window's keys go (unix ms); 0 for an all-time board's."""
+        board = self._boards.get(board_id)
+        if window_id == ALL_TIME or board is None:
+            return 0
+        end = board.rule.parse(window_id).end
+        return 0 if end is None else int((end + WINDOW_KEYS_GRACE).timestamp() * 1000)
 
     async def apply(self, states: Sequence[ScoreState]) -> list[ApplyOutcome]:
-        """Apply committed states of one board, each only if newer than what Redis holds."""
+        """Apply committed states, each only if newer than what Redis holds (one script call
+        per board window, in one round trip); outcomes in the order of `states`."""
         if not states:
             return []
-        keys = BoardKeys(states[0].board_id)
-        argv: list[str | int] = []
+        groups: dict[tuple[str, str], list[int]] = {}
+        for index, state in enumerate(states):
+            groups.setdefault((state.board_id, state.window_id), []).append(index)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for (board_id, window_id), indexes in groups.items():
+                await self._queue_apply(pipe, board_id, window_id, [states[i] for i in indexes])
+            replies = await pipe.execute()
+        outcomes: list[ApplyOutcome | None] = [None] * len(states)
+        for indexes, reply in zip(groups.values(), replies, strict=True):
+            for index, raw in zip(indexes, reply, strict=True):
+                outcomes[index] = _apply_outcome(raw)
+        return [outcome for outcome in outcomes if outcome is not None]
+
+    async def _queue_apply(
+        self, pipe: Pipeline, board_id: str, window_id: str, states: Sequence[ScoreState]
+    ) -> None:
+        keys = BoardKeys(board_id, window_id)
+        argv: list[str | int] = [self.expire_at_ms(board_id, window_id)]
         for state in states:
             argv += [str(state.user_id), state.score, encode_member(state.user_id, state.reached_at_us)]
-        raw = await self._scripts.apply(keys=keys.script_keys, args=argv)
-        return [_apply_outcome(reply) for reply in raw]
+        await self._scripts.apply(keys=keys.script_keys, args=argv, client=pipe)
 
     async def write_through(
         self,
-        state: ScoreState,
+        states: Sequence[ScoreState],
         display_name: str,
         is_public: bool,
         *,
         also: Callable[[Pipeline], Awaitable[None]] | None = None,
-    ) -> ApplyOutcome:
-        """Apply one committed state and cache its owner's profile, in one round trip.
+    ) -> list[ApplyOutcome]:
+        """Apply one increment's committed states (one per board that counted it) and cache its
+        owner's profile, in one round trip; outcomes in the order of `states`.
 
         `also` adds more commands to the same pipeline (the API's job enqueue: one round trip
-        for both); their replies are not read here.
+        for all); their replies are not read here.
         """
-        keys = BoardKeys(state.board_id)
-        member = encode_member(state.user_id, state.reached_at_us)
-        args: list[str | int] = [str(state.user_id), state.score, member]
         async with self._redis.pipeline(transaction=False) as pipe:
-            await self._scripts.apply(keys=keys.script_keys, args=args, client=pipe)
+            for state in states:
+                await self._queue_apply(pipe, state.board_id, state.window_id, [state])
             # Only when missing: a queued copy must not undo a later name or privacy change.
-            pipe.hsetnx(PROFILES, str(state.user_id), profile_value(display_name, is_public))
+            pipe.hsetnx(PROFILES, str(states[0].user_id), profile_value(display_name, is_public))
             if also is not None:
                 await also(pipe)
             replies = await pipe.execute()
-        return _apply_outcome(replies[0][0])
+        return [_apply_outcome(reply[0]) for reply in replies[: len(states)]]
 
     async def mark_emitted(self, state: ScoreState) -> None:
-        keys = BoardKeys(state.board_id)
-        await self._scripts.mark_emitted(keys=[keys.emitted], args=[str(state.user_id), state.score])
+        keys = BoardKeys(state.board_id, state.window_id)
+        expire = self.expire_at_ms(state.board_id, state.window_id)
+        await self._scripts.mark_emitted(keys=[keys.emitted], args=[str(state.user_id), state.score, expire])
 
     async def save_profiles(self, profiles: dict[UUID, tuple[str, bool]]) -> None:
         if profiles:
@@ -128,28 +163,29 @@ class Leaderboard:
                 mapping={str(user): profile_value(name, public) for user, (name, public) in profiles.items()},
             )
 
-    async def lock_rebuild(self, board_id: str, lock_token: str) -> bool:
+    async def lock_rebuild(self, board_id: str, window_id: str, lock_token: str) -> bool:
         """Take the board's rebuild lock (one rebuild at a time across workers); False when taken."""
-        lock = BoardKeys(board_id).rebuild_lock
+        lock = BoardKeys(board_id, window_id).rebuild_lock
         return bool(await self._redis.set(lock, lock_token, nx=True, px=REBUILD_LOCK_TTL_MS))
 
-    async def extend_rebuild_lock(self, board_id: str) -> None:
-        await self._redis.pexpire(BoardKeys(board_id).rebuild_lock, REBUILD_LOCK_TTL_MS)
+    async def extend_rebuild_lock(self, board_id: str, window_id: str) -> None:
+        await self._redis.pexpire(BoardKeys(board_id, window_id).rebuild_lock, REBUILD_LOCK_TTL_MS)
 
-    async def unlock_rebuild(self, board_id: str, lock_token: str) -> None:
+    async def unlock_rebuild(self, board_id: str, window_id: str, lock_token: str) -> None:
         """Release the rebuild lock if it is still ours (it may have expired and been taken)."""
-        lock = BoardKeys(board_id).rebuild_lock
+        lock = BoardKeys(board_id, window_id).rebuild_lock
         await self._scripts.release_lock(keys=[lock], args=[lock_token])
 
-    async def begin_rebuild(self, board_id: str, lock_token: str) -> bool:
+    async def begin_rebuild(self, board_id: str, window_id: str, lock_token: str) -> bool:
         """Clear the rebuild keys (and the unread live ones) under the rebuild lock; False when
         the lock is not ours or the board turned out to be ready."""
-        keys = BoardKeys(board_id)
+        keys = BoardKeys(board_id, window_id)
         return bool(await self._scripts.begin_rebuild(keys=_rebuild_keys(keys), args=[lock_token]))
 
     async def load_rebuild_page(
         self,
         board_id: str,
+        window_id: str,
         users: Sequence[str],
         scores: Sequence[int],
         members: Sequence[str],
@@ -159,7 +195,7 @@ class Leaderboard:
         """Add committed entries to the board being rebuilt (plain bulk ZADD/HSET into the
         rebuild keys, one round trip), and cache their owners' profiles. Each user appears at
         most once in a rebuild."""
-        keys = BoardKeys(board_id)
+        keys = BoardKeys(board_id, window_id)
         commands = []
         for low in range(0, len(users), REBUILD_CHUNK):
             high = low + REBUILD_CHUNK
@@ -178,6 +214,10 @@ class Leaderboard:
             commands.append(_pack(("ZADD", keys.rebuild_ranking, *ranking)))
             commands.append(_pack(("HSET", keys.rebuild_members, *by_user)))
             commands.append(_pack(("HSET", PROFILES, *profiles)))
+        expire = self.expire_at_ms(board_id, window_id)
+        if expire and commands:  # a rebuild that dies half-way leaves nothing for ever
+            commands.append(_pack(("PEXPIREAT", keys.rebuild_ranking, expire)))
+            commands.append(_pack(("PEXPIREAT", keys.rebuild_members, expire)))
         await self._send_packed(commands)
 
     async def _send_packed(self, commands: list[bytes]) -> None:
@@ -201,44 +241,57 @@ class Leaderboard:
         finally:
             await pool.release(connection)
 
-    async def finish_rebuild(self, board_id: str, lock_token: str, loaded: int) -> int | None:
+    async def finish_rebuild(self, board_id: str, window_id: str, lock_token: str, loaded: int) -> int | None:
         """Merge the live writes made meanwhile, swap the rebuilt board in and mark it ready, in
         one script. Returns how many live entries were merged, None when nothing was swapped
         (the lock was lost, or Redis lost the rebuild keys): the board stays not ready then."""
-        keys = BoardKeys(board_id)
-        merged = int(await self._scripts.finish_rebuild(keys=_rebuild_keys(keys), args=[lock_token, loaded]))
+        keys = BoardKeys(board_id, window_id)
+        expire = self.expire_at_ms(board_id, window_id)
+        merged = int(
+            await self._scripts.finish_rebuild(keys=_rebuild_keys(keys), args=[lock_token, loaded, expire])
+        )
         return merged if merged >= 0 else None
 
-    async def is_ready(self, board_id: str) -> bool:
-        return bool(await self._redis.exists(BoardKeys(board_id).ready))
+    async def is_ready(self, board_id: str, window_id: str) -> bool:
+        return bool(await self._redis.exists(BoardKeys(board_id, window_id).ready))
 
-    async def mark_ready(self, board_id: str) -> None:
-        await self._redis.set(BoardKeys(board_id).ready, b"1")
+    async def mark_ready(self, board_id: str, window_id: str) -> None:
+        await self._redis.set(BoardKeys(board_id, window_id).ready, b"1")
 
-    async def top(self, board_id: str, limit: int, offset: int = 0) -> list[RankedEntry] | None:
-        """Ranked entries from Redis, or None when the board is not complete there (rebuilding)."""
-        keys = BoardKeys(board_id)
+    async def top(
+        self, board_id: str, window_id: str, limit: int, offset: int = 0, *, shared: bool = False
+    ) -> list[RankedEntry] | None:
+        """Ranked entries from Redis, or None when the window is not complete there (rebuilding)."""
+        keys = BoardKeys(board_id, window_id)
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.exists(keys.ready)
             pipe.zrevrange(keys.ranking, offset, offset + limit - 1, withscores=True)
             ready, rows = await pipe.execute()
         if not ready:
             return None
-        return await self.hydrate(rows, first_rank=offset + 1)
+        scores = [int(score) for _, score in rows]
+        if not shared:
+            return await self.hydrate(rows, unique_ranks(len(rows), offset))
+        first = 1
+        if offset and rows:  # the first entry's shared rank: one more than the scores above it
+            first += int(await self._redis.zcount(keys.ranking, f"({scores[0]}", "+inf"))
+        return await self.hydrate(rows, shared_ranks(scores, offset, first))
 
-    async def hydrate(self, rows: Sequence[tuple[bytes, float]], *, first_rank: int) -> list[RankedEntry]:
+    async def hydrate(self, rows: Sequence[tuple[bytes, float]], ranks: Sequence[int]) -> list[RankedEntry]:
         user_ids = [decode_member(member.decode())[0] for member, _ in rows]
         profiles = await self._redis.hmget(PROFILES, [str(u) for u in user_ids]) if rows else []  # type: ignore[misc]
         entries = []
-        for index, ((_, score), user_id, profile) in enumerate(zip(rows, user_ids, profiles, strict=True)):
+        for (_, score), rank, user_id, profile in zip(rows, ranks, user_ids, profiles, strict=True):
             # No cached profile: fail closed (anonymous) rather than expose a private user.
             name, public = orjson.loads(profile) if profile else ("", False)
-            entries.append(RankedEntry(first_rank + index, user_id, name, bool(public), int(score)))
+            entries.append(RankedEntry(rank, user_id, name, bool(public), int(score)))
         return entries
 
-    async def score_and_rank(self, board_id: str, user_id: UUID) -> tuple[int, int] | None:
+    async def score_and_rank(
+        self, board_id: str, window_id: str, user_id: UUID, *, shared: bool = False
+    ) -> tuple[int, int] | None:
         """(score, rank); None when the user has no score. Raises BoardNotReady while rebuilding."""
-        keys = BoardKeys(board_id)
+        keys = BoardKeys(board_id, window_id)
         raw = await self._scripts.score_and_rank(
             keys=[keys.ranking, keys.members, keys.ready], args=[str(user_id)]
         )
@@ -246,16 +299,16 @@ class Leaderboard:
             raise BoardNotReady(board_id)
         if not raw:
             return None
-        return int(float(raw[0])), int(raw[1])
+        return int(float(raw[0])), int(raw[2] if shared else raw[1])
 
     async def claim_top_change(
-        self, board_id: str, size: int, coalesce_ms: int
+        self, board_id: str, window_id: str, size: int, coalesce_ms: int
     ) -> TopChange | TooSoon | None:
         """Claim the right to publish the board's new Top N; None when it has not changed."""
-        keys = BoardKeys(board_id)
+        keys = BoardKeys(board_id, window_id)
         raw = await self._scripts.claim_top_change(
             keys=[keys.ranking, keys.top_signature, keys.top_version, keys.top_published_ms],
-            args=[size, coalesce_ms],
+            args=[size, coalesce_ms, self.expire_at_ms(board_id, window_id)],
         )
         if raw[0] == 0:
             return None
@@ -265,11 +318,11 @@ class Leaderboard:
         rows = [(flat[i], float(flat[i + 1])) for i in range(0, len(flat), 2)]
         return TopChange(int(raw[0]), rows)
 
-    async def forget_top_claim(self, board_id: str) -> None:
-        await self._redis.delete(BoardKeys(board_id).top_signature)
+    async def forget_top_claim(self, board_id: str, window_id: str) -> None:
+        await self._redis.delete(BoardKeys(board_id, window_id).top_signature)
 
-    async def top_version(self, board_id: str) -> int:
-        return int(await self._redis.get(BoardKeys(board_id).top_version) or 0)
+    async def top_version(self, board_id: str, window_id: str) -> int:
+        return int(await self._redis.get(BoardKeys(board_id, window_id).top_version) or 0)
 
 
 class BoardNotReady(Exception):

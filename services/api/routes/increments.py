@@ -41,27 +41,39 @@ async def increment_score(request: Request) -> Response:
     if not record.inserted:
         return await _replayed(request, context, principal, record)
     context.metrics.increments.inc()
-    rank, top = await increments.rank_after_commit(context, principal, record, is_public)
-    answer: dict[str, Any] = {
-        "userId": str(principal.user_id),
-        "newScore": record.score_after,
-        "rank": rank,
-        "replayed": False,
-    }
+    standings, top = await increments.rank_after_commit(context, principal, record, is_public)
+    answer = _answer(principal, standings, replayed=False)
     if top is not None:
         answer["top10IfChanged"] = top
     return JSONResponse(answer, headers=request.state.extra_headers)
 
 
+def _answer(principal: Principal, standings: list[increments.Standing], *, replayed: bool) -> dict[str, Any]:
+    """newScore and rank of the main board (the first counting the type: `global` when it
+    does), and every board's window, score and rank (DESIGN section 10)."""
+    main = standings[0] if standings else increments.Standing("", "", 0, None)
+    return {
+        "userId": str(principal.user_id),
+        "newScore": main.score,
+        "rank": main.rank,
+        "replayed": replayed,
+        "boards": {
+            standing.board_id: {
+                "window": standing.window_id,
+                "newScore": standing.score,
+                "rank": standing.rank,
+            }
+            for standing in standings
+        },
+    }
+
+
 async def _replayed(
     request: Request, context: ApiContext, principal: Principal, record: IncrementRecord
 ) -> Response:
-    """The stored answer of a completed request: its score then, the rank now."""
+    """The stored answer of a completed request: its scores then, the ranks now."""
     context.metrics.idempotency.labels("replay").inc()
-    answer = {
-        "userId": str(principal.user_id),
-        "newScore": record.score_after,
-        "rank": await increments.current_rank(context, principal.user_id),
-        "replayed": True,
-    }
+    answer = _answer(
+        principal, await increments.standings_now(context, principal.user_id, record), replayed=True
+    )
     return JSONResponse(answer, headers={**request.state.extra_headers, "Idempotent-Replayed": "true"})

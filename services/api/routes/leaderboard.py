@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -12,7 +13,7 @@ from scoreboard.web.responses import JSONResponse
 from services.api import standings
 from services.api.context import context_of
 from services.api.guards import authenticate, limit_ip, limit_reads
-from services.api.schemas import board_query, int_query
+from services.api.schemas import board_query, int_query, window_query
 from services.api.top_fast_path import etag_matches
 
 
@@ -29,13 +30,15 @@ class PrebuiltResponse(Response):
 async def top(request: Request) -> Response:
     context = context_of(request)
     limit_reads(request, context)
-    board, limit = context.top_queries.parse(request, context.boards)
+    board_id, window_param, limit = context.top_queries.parse(request, context.boards)
+    board = context.boards[board_id]
+    window_id = board.readable_window(window_param, datetime.now(UTC)).id
 
     async def load() -> bytes:
-        entries = await standings.ranked_slice(context, board, limit)
+        entries = await standings.ranked_slice(context, board, window_id, limit)
         return orjson.dumps([entry.to_public() for entry in entries])
 
-    cached = await context.top_cache.get((board, limit), load, context.count_top_cache)
+    cached = await context.top_cache.get((board_id, window_id, limit), load, context.count_top_cache)
     if etag_matches(request.headers.get("if-none-match"), cached.etag):
         return PrebuiltResponse(304, b"", cached.not_modified_headers)
     return PrebuiltResponse(200, cached.body, cached.ok_headers)
@@ -46,9 +49,17 @@ async def my_score(request: Request) -> Response:
     await limit_ip(request, context, "read-ip")
     principal = await authenticate(request, context)
     board = board_query(request, context.boards)
-    found = await standings.score_and_rank(context, board, principal.user_id)
+    window = window_query(request, board)
+    found = await standings.score_and_rank(context, board, window.id, principal.user_id)
     score, rank = found if found else (0, None)
-    return JSONResponse({"userId": str(principal.user_id), "score": score, "rank": rank})
+    body = {
+        "userId": str(principal.user_id),
+        "board": board.id,
+        "window": window.id,
+        "score": score,
+        "rank": rank,
+    }
+    return JSONResponse(body)
 
 
 async def around_me(request: Request) -> Response:
@@ -57,12 +68,20 @@ async def around_me(request: Request) -> Response:
     principal = await authenticate(request, context)
     radius = int_query(request, "radius", default=5, low=0, high=25)
     board = board_query(request, context.boards)
-    found = await standings.score_and_rank(context, board, principal.user_id)
-    body: dict[str, Any] = {"userId": str(principal.user_id), "score": 0, "rank": None, "entries": []}
+    window = window_query(request, board)
+    found = await standings.score_and_rank(context, board, window.id, principal.user_id)
+    body: dict[str, Any] = {
+        "userId": str(principal.user_id),
+        "board": board.id,
+        "window": window.id,
+        "score": 0,
+        "rank": None,
+        "entries": [],
+    }
     if found:
         score, rank = found
         offset = max(rank - 1 - radius, 0)
-        entries = await standings.ranked_slice(context, board, rank - offset + radius, offset)
+        entries = await standings.ranked_slice(context, board, window.id, rank - offset + radius, offset)
         shown = [
             entry.to_public() | ({"userId": str(entry.user_id)} if entry.user_id == principal.user_id else {})
             for entry in entries

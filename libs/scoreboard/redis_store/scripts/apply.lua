@@ -1,10 +1,12 @@
--- Apply committed (score, reached_at) states of one board, each only if newer than what Redis holds.
--- KEYS: ranking, members, emitted, ready (one board: one hash slot).
--- ARGV: (user, score, member) triples.
--- Returns per entry {applied, rank (1-based), needs_event, board_ready}.
+-- Apply committed (score, reached_at) states of one board window, each only if newer than what
+-- Redis holds.
+-- KEYS: ranking, members, emitted, ready (one board window: one hash slot).
+-- ARGV: expire-at (unix ms; 0: an all-time board, never), then (user, score, member) triples.
+-- Returns per entry {applied, rank (1-based), needs_event, board_ready, shared rank (1 + the
+-- number of higher scores)}.
 local ready = redis.call('EXISTS', KEYS[4])
 local out = {}
-for i = 1, #ARGV, 3 do
+for i = 2, #ARGV, 3 do
   local user, score, member = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2]
   local old = redis.call('HGET', KEYS[2], user)
   local old_score = nil
@@ -22,6 +24,12 @@ for i = 1, #ARGV, 3 do
   local needs_event = 0
   if emitted < score and score >= current_score then needs_event = 1 end
   local rank = redis.call('ZREVRANK', KEYS[1], redis.call('HGET', KEYS[2], user))
-  out[#out + 1] = {applied, rank + 1, needs_event, ready}
+  local shared = redis.call('ZCOUNT', KEYS[1], '(' .. current_score, '+inf') + 1
+  out[#out + 1] = {applied, rank + 1, needs_event, ready, shared}
+end
+if tonumber(ARGV[1]) > 0 then
+  -- A window's keys go once it is over (reads of past windows come from PostgreSQL).
+  for k = 1, 3 do redis.call('PEXPIREAT', KEYS[k], ARGV[1]) end
+  if ready == 1 then redis.call('PEXPIREAT', KEYS[4], ARGV[1]) end
 end
 return out

@@ -1,7 +1,7 @@
 -- Atomically decides whether the Top N changed since it was last published, at most once per
 -- window across every worker.
--- KEYS: ranking, top signature, top version, top published-at (one board: one hash slot).
--- ARGV: size, coalesce window (ms).
+-- KEYS: ranking, top signature, top version, top published-at (one board window: one hash slot).
+-- ARGV: size, coalesce window (ms), expire-at (unix ms; 0: never).
 -- Returns {0} unchanged, {-1, wait_ms} too soon, {version, m1, s1, ...}.
 local rows = redis.call('ZREVRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1, 'WITHSCORES')
 local signature = table.concat(rows, ',')
@@ -15,6 +15,9 @@ if version < now_ms then version = now_ms end
 redis.call('SET', KEYS[2], signature)
 redis.call('SET', KEYS[3], version)
 redis.call('SET', KEYS[4], now_ms)
+if tonumber(ARGV[3]) > 0 then
+  for k = 2, 4 do redis.call('PEXPIREAT', KEYS[k], ARGV[3]) end
+end
 local out = {version}
 for i = 1, #rows do out[#out + 1] = rows[i] end
 return out

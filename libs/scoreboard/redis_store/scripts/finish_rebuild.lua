@@ -1,7 +1,7 @@
 -- Atomically: merge every entry the live keys received during the rebuild into the rebuild keys
 -- (only if newer: a higher score, as apply.lua), rename those over the live keys, set `ready`.
 -- KEYS: as begin_rebuild.lua.
--- ARGV: lock token, entries loaded into the rebuild keys.
+-- ARGV: lock token, entries loaded into the rebuild keys, expire-at (unix ms; 0: never).
 -- Returns the number of live entries merged; -1 when the lock is no longer ours (another rebuild
 -- may be using the rebuild keys), -2 when the rebuild keys lost entries (Redis flushed meanwhile):
 -- nothing is swapped then.
@@ -32,4 +32,7 @@ for _, pair in ipairs({{KEYS[4], KEYS[1]}, {KEYS[5], KEYS[2]}}) do
   end
 end
 redis.call('SET', KEYS[3], '1')
+if tonumber(ARGV[3]) > 0 then
+  for k = 1, 3 do redis.call('PEXPIREAT', KEYS[k], ARGV[3]) end
+end
 return merged

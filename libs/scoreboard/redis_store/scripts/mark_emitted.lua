@@ -1,8 +1,9 @@
 -- Remember that an event for this score is on the stream.
 -- KEYS: emitted.
--- ARGV: user, score.
+-- ARGV: user, score, expire-at (unix ms; 0: never).
 -- Returns 1.
 if tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '-1') < tonumber(ARGV[2]) then
   redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 end
+if tonumber(ARGV[3]) > 0 then redis.call('PEXPIREAT', KEYS[1], ARGV[3]) end
 return 1
