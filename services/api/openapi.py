@@ -18,6 +18,7 @@ from starlette.responses import Response
 
 from scoreboard.domain.boards import BOARD_PATTERN
 from scoreboard.domain.errors import ErrorCode
+from scoreboard.domain.windows import WINDOW_ID_PATTERN
 from services.api.schemas import ActionRequest, IncrementRequest, PrivacyRequest
 
 TIMESTAMP_PATTERN = "^[0-9]{1,12}$"  # as services/api/increments.py parse_timestamp
@@ -69,6 +70,14 @@ _BOARD = {
     "schema": {"type": "string", "pattern": BOARD_PATTERN.pattern, "default": "global"},
 }
 
+_WINDOW = {
+    "name": "window",
+    "in": "query",
+    "description": "a window id of the board (2026-11-30, 2026-W49, 2026-11, 20261130T101500Z); "
+    "default: the current window; a past one within the board's retention gives its final standings",
+    "schema": {"type": "string", "pattern": WINDOW_ID_PATTERN.pattern},
+}
+
 _INTERNAL = {"500": _error("INTERNAL_ERROR: no stack trace or SQL in the body")}
 _UNAVAILABLE = {"503": _error("UNAVAILABLE", retry_after=True)}
 _COMMON_AUTH_ERRORS = {
@@ -78,7 +87,7 @@ _COMMON_AUTH_ERRORS = {
     **_UNAVAILABLE,
     **_INTERNAL,
 }
-_BOARD_ERRORS = {"404": _error("NOT_FOUND: unknown board")}
+_BOARD_ERRORS = {"404": _error("NOT_FOUND: unknown board, or a window past its retention")}
 _TOO_LARGE = {"413": _error("VALIDATION_ERROR: body over 8 KiB")}
 
 RESPONSE_SCHEMAS: dict[str, Any] = {
@@ -106,29 +115,46 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
     },
     "IncrementResult": {
         "type": "object",
-        "required": ["userId", "newScore", "rank", "replayed"],
+        "required": ["userId", "newScore", "rank", "replayed", "boards"],
         "properties": {
             "userId": _UUID,
-            "newScore": {"type": "integer", "minimum": 0},
-            "rank": {"type": ["integer", "null"], "minimum": 1},
+            "newScore": {"type": "integer", "minimum": 0, "description": "on the main board"},
+            "rank": {"type": ["integer", "null"], "minimum": 1, "description": "on the main board"},
             "replayed": {"type": "boolean"},
+            "boards": {
+                "type": "object",
+                "description": "every board that counted the increment",
+                "additionalProperties": {
+                    "type": "object",
+                    "required": ["window", "newScore", "rank"],
+                    "properties": {
+                        "window": {"type": "string"},
+                        "newScore": {"type": "integer", "minimum": 0},
+                        "rank": {"type": ["integer", "null"], "minimum": 1},
+                    },
+                },
+            },
             "top10IfChanged": {"type": "array", "items": _ref("RankedEntry")},
         },
     },
     "MyScore": {
         "type": "object",
-        "required": ["userId", "score", "rank"],
+        "required": ["userId", "board", "window", "score", "rank"],
         "properties": {
             "userId": _UUID,
+            "board": {"type": "string"},
+            "window": {"type": "string"},
             "score": {"type": "integer", "minimum": 0},
             "rank": {"type": ["integer", "null"], "minimum": 1},
         },
     },
     "AroundMe": {
         "type": "object",
-        "required": ["userId", "score", "rank", "entries"],
+        "required": ["userId", "board", "window", "score", "rank", "entries"],
         "properties": {
             "userId": _UUID,
+            "board": {"type": "string"},
+            "window": {"type": "string"},
             "score": {"type": "integer", "minimum": 0},
             "rank": {"type": ["integer", "null"], "minimum": 1},
             "entries": {"type": "array", "items": _ref("RankedEntry")},
@@ -140,6 +166,27 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
         "properties": {"token": {"type": "string"}, "expiresIn": {"type": "integer", "minimum": 1}},
     },
     "Health": {"type": "object", "required": ["status"], "properties": {"status": {"type": "string"}}},
+    "Board": {
+        "type": "object",
+        "required": ["id", "title", "types", "ranks", "retain", "window", "next"],
+        "properties": {
+            "id": {"type": "string"},
+            "title": {"type": "string"},
+            "types": {"type": "array", "items": {"type": "string"}},
+            "ranks": {"type": "string", "enum": ["unique", "shared"]},
+            "retain": {"type": "integer", "minimum": 0},
+            "window": {
+                "type": "object",
+                "required": ["id", "start", "end"],
+                "properties": {
+                    "id": {"type": "string"},
+                    "start": {"type": ["integer", "null"], "description": "unix ms"},
+                    "end": {"type": ["integer", "null"], "description": "unix ms, exclusive"},
+                },
+            },
+            "next": {"type": ["integer", "null"], "description": "the next reset, unix ms"},
+        },
+    },
     "Privacy": {
         "type": "object",
         "required": ["userId", "public"],
@@ -201,6 +248,16 @@ PATHS: dict[str, Any] = {
             },
         }
     },
+    "/api/leaderboards": {
+        "get": {
+            "summary": "The boards, their current window and the next reset",
+            "responses": {
+                "200": _json({"type": "array", "items": _ref("Board")}, "the boards"),
+                "429": _error("RATE_LIMITED (per client address)", retry_after=True),
+                **_INTERNAL,
+            },
+        }
+    },
     "/api/leaderboard/top": {
         "get": {
             "summary": "The Top N (ETag and If-None-Match supported)",
@@ -211,6 +268,7 @@ PATHS: dict[str, Any] = {
                     "schema": {"type": "integer", "minimum": 1, "maximum": 50, "default": 10},
                 },
                 _BOARD,
+                _WINDOW,
             ],
             "responses": {
                 "200": _json({"type": "array", "items": _ref("RankedEntry")}, "ranked entries"),
@@ -234,6 +292,7 @@ PATHS: dict[str, Any] = {
                     "schema": {"type": "integer", "minimum": 0, "maximum": 25, "default": 5},
                 },
                 _BOARD,
+                _WINDOW,
             ],
             "responses": {
                 "200": _json(_ref("AroundMe"), "entries around me"),
@@ -246,7 +305,7 @@ PATHS: dict[str, Any] = {
         "get": {
             "summary": "The caller's score and rank",
             "security": _BEARER,
-            "parameters": [_BOARD],
+            "parameters": [_BOARD, _WINDOW],
             "responses": {"200": _json(_ref("MyScore"), "my score"), **_COMMON_AUTH_ERRORS, **_BOARD_ERRORS},
         }
     },

@@ -12,12 +12,14 @@ import asyncpg
 import pytest
 
 from scoreboard.db.group_commit import GroupCommitter
-from scoreboard.db.score_events import NewIncrement, apply_increments, totals_mismatch
+from scoreboard.db.score_events import NewIncrement, apply_increments, board_spec, totals_mismatch
+from scoreboard.domain.boards import ALL_TIME_GLOBAL
+
+SPEC = board_spec([ALL_TIME_GLOBAL])
 
 
 def item(user: uuid.UUID, action: uuid.UUID, delta: int = 1, request_hash: str = "h") -> NewIncrement:
     return NewIncrement(
-        board_id="global",
         user_id=user,
         display_name="P",
         action_id=action,
@@ -49,7 +51,7 @@ async def test_a_batch_answers_each_item_as_if_alone(pool: asyncpg.Pool) -> None
         item(ann, first, 9, "x"),
     ]
 
-    answers = await apply_increments(pool, batch)
+    answers = await apply_increments(pool, SPEC, batch)
 
     assert [(record.inserted, record.score_after) for record, _ in answers] == [
         (True, 1),
@@ -63,7 +65,7 @@ async def test_a_batch_answers_each_item_as_if_alone(pool: asyncpg.Pool) -> None
 
 
 async def test_concurrent_batches_never_deadlock_or_double_count(pool: asyncpg.Pool) -> None:
-    committer = GroupCommitter(pool, flushers=4, max_batch=8)
+    committer = GroupCommitter(pool, SPEC, flushers=4, max_batch=8)
     users = [uuid.uuid4() for _ in range(10)]
     actions = [(random.choice(users), uuid.uuid4()) for _ in range(300)]
     sent = actions + random.sample(actions, 100)  # a third of them sent twice
@@ -90,7 +92,7 @@ async def _busy_batch(committer: GroupCommitter, items: list[NewIncrement]) -> l
 async def test_an_item_the_database_refuses_fails_alone_and_the_rest_of_its_batch_commits(
     pool: asyncpg.Pool,
 ) -> None:
-    committer = GroupCommitter(pool, flushers=1, max_batch=100)
+    committer = GroupCommitter(pool, SPEC, flushers=1, max_batch=100)
     user = uuid.uuid4()
     honest = [item(user, uuid.uuid4()), item(user, uuid.uuid4())]
     refused = item(user, uuid.uuid4(), delta=0)  # violates delta >= 1
@@ -109,7 +111,7 @@ async def test_an_item_the_database_refuses_fails_alone_and_the_rest_of_its_batc
     ids=["nul", "lone-surrogate"],
 )
 async def test_a_poisoned_item_in_a_busy_batch_fails_no_honest_item(pool: asyncpg.Pool, poison: str) -> None:
-    committer = GroupCommitter(pool, flushers=1, max_batch=100)
+    committer = GroupCommitter(pool, SPEC, flushers=1, max_batch=100)
     honest_users = [uuid.uuid4() for _ in range(60)]
     honest = [item(user, uuid.uuid4()) for user in honest_users]
     poisoned = replace(item(uuid.uuid4(), uuid.uuid4()), display_name=poison)
@@ -133,7 +135,7 @@ async def test_a_poisoned_item_in_a_busy_batch_fails_no_honest_item(pool: asyncp
 async def test_a_database_that_is_away_fails_the_whole_batch(pool: asyncpg.Pool, database_url: str) -> None:
     """Unavailability is not one item's fault: nothing is retried alone, every waiter is told."""
     broken = await asyncpg.create_pool(database_url.rsplit("/", 1)[0] + "/no_such_database", min_size=0)
-    committer = GroupCommitter(broken, flushers=1, max_batch=10)
+    committer = GroupCommitter(broken, SPEC, flushers=1, max_batch=10)
 
     results = await asyncio.gather(
         *(committer.apply(item(uuid.uuid4(), uuid.uuid4())) for _ in range(5)), return_exceptions=True

@@ -25,6 +25,7 @@ async def test_increment_commits_once_and_replays_the_same_answer(
         "newScore": 10,
         "rank": 1,
         "replayed": False,
+        "boards": {"global": {"window": "all", "newScore": 10, "rank": 1}},
         "top10IfChanged": None,
     }
     assert again.status_code == 200

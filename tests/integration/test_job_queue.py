@@ -28,7 +28,7 @@ from services.worker.context import WorkerContext
 def _job(score: int = 7) -> Job:
     state = ScoreState("global", uuid.uuid4(), score, 1_700_000_000_000_000)
     return apply_score_job(
-        state, display_name="Ann", is_public=True, event_id=1, committed_us=1, traceparent=None
+        [state], display_name="Ann", is_public=True, event_id=score, committed_us=1, traceparent=None
     )
 
 
@@ -53,7 +53,7 @@ async def test_an_enqueued_state_is_one_arq_job_however_often_it_is_sent(worker:
     (queued,) = await worker.redis.queued_jobs(queue_name=JOB_QUEUE)
     assert queued.function == APPLY_SCORE
     assert list(queued.args) == [job.payload]
-    assert queued.job_id == f"apply:global:{job.payload['userId']}:7"
+    assert queued.job_id == f"apply:{job.payload['eventId']}"
 
 
 async def test_the_adapter_writes_what_arq_enqueue_job_writes(worker: WorkerContext) -> None:

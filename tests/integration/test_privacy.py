@@ -17,7 +17,7 @@ from scoreboard.redis_store.keys import JOB_QUEUE
 from services.worker import jobs, profiles, reconciler
 from services.worker.context import WorkerContext
 from tests.factories import Player
-from tests.integration.test_reads import BOARD, ladder, seed
+from tests.integration.test_reads import BOARD, WINDOW, ladder, seed
 from tests.integration.test_write_security import assert_error, database_down_url, redis_down_url
 
 ANONYMOUS = {"userId": None, "displayName": "Anonymous"}
@@ -67,13 +67,13 @@ async def test_the_refresh_hides_the_user_on_reads_and_in_a_newer_top_10(
 ) -> None:
     rows = ladder(3)
     await seed(worker, rows)
-    await worker.publisher.publish_if_changed(BOARD, force_wait=True)
+    await worker.publisher.publish_if_changed(BOARD, WINDOW, force_wait=True)
     before = await latest_top_event(worker)
     hidden = rows[1][0]
 
     assert (await put_privacy(api, hidden, False)).status_code == 200
     await profiles.refresh_profiles({"scoreboard": worker}, {"userIds": [str(hidden.user_id)]})
-    await worker.publisher.publish_if_changed(BOARD, force_wait=True)
+    await worker.publisher.publish_if_changed(BOARD, WINDOW, force_wait=True)
 
     top = (await api.get("/api/leaderboard/top")).json()
     after = await latest_top_event(worker)
@@ -98,7 +98,7 @@ async def test_a_change_made_in_the_database_reaches_redis_on_the_next_reconcile
 
     await worker.pool.execute("UPDATE users SET is_public = false WHERE id = $1", hidden.user_id)
     outcome = await reconciler.reconcile({"scoreboard": worker})
-    await worker.publisher.publish_if_changed(BOARD, force_wait=True)
+    await worker.publisher.publish_if_changed(BOARD, WINDOW, force_wait=True)
 
     assert "profiles:1" in outcome
     assert shown((await api.get("/api/leaderboard/top")).json()[0]) == ANONYMOUS

@@ -20,6 +20,7 @@ from scoreboard.domain.ranking import to_micros
 from services.worker.context import WorkerContext
 
 BOARD = "global"
+WINDOW = "all"
 BASE = datetime(2024, 5, 17, 12, 0, 0, 500_000, tzinfo=UTC)
 
 # Few distinct values on purpose: most users tie on score, many tie on reached_at as well.
@@ -84,7 +85,7 @@ async def _load(worker: WorkerContext, rows: list[Row]) -> None:
     states = [ScoreState(BOARD, row.user_id, row.score, to_micros(row.reached_at)) for row in shuffled]
     await worker.leaderboard.save_profiles({row.user_id: (row.name, row.public) for row in rows})
     await worker.leaderboard.apply(states)
-    await worker.leaderboard.mark_ready(BOARD)
+    await worker.leaderboard.mark_ready(BOARD, WINDOW)
 
 
 def _expected(rows: list[Row]) -> list[Row]:
@@ -99,16 +100,16 @@ async def test_redis_db_and_python_agree_on_every_rank(worker: WorkerContext, ro
     expected = _expected(rows)
 
     for position, row in enumerate(expected, start=1):
-        from_redis = await worker.leaderboard.score_and_rank(BOARD, row.user_id)
-        from_db = await scores.score_and_rank(worker.pool, BOARD, row.user_id)
+        from_redis = await worker.leaderboard.score_and_rank(BOARD, WINDOW, row.user_id)
+        from_db = await scores.score_and_rank(worker.pool, BOARD, WINDOW, row.user_id)
         assert from_redis == (row.score, position), (row, from_redis)
         assert from_db == (row.score, position), (row, from_db)
 
     want = [
         (position, row.user_id, row.score, row.name, row.public) for position, row in enumerate(expected, 1)
     ]
-    redis_top = await worker.leaderboard.top(BOARD, len(rows))
-    db_top = await scores.top(worker.pool, BOARD, len(rows))
+    redis_top = await worker.leaderboard.top(BOARD, WINDOW, len(rows))
+    db_top = await scores.top(worker.pool, BOARD, WINDOW, len(rows))
     assert redis_top is not None
     got_redis = [(e.rank, e.user_id, e.score, e.display_name, e.is_public) for e in redis_top]
     got_db = [(e.rank, e.user_id, e.score, e.display_name, e.is_public) for e in db_top]
@@ -119,8 +120,8 @@ async def test_redis_db_and_python_agree_on_every_rank(worker: WorkerContext, ro
 
     # Pages (offset/limit) agree as well: around/me and the Top N read slices.
     for offset in (1, 3, len(rows) // 2):
-        page_redis = await worker.leaderboard.top(BOARD, 4, offset)
-        page_db = await scores.top(worker.pool, BOARD, 4, offset)
+        page_redis = await worker.leaderboard.top(BOARD, WINDOW, 4, offset)
+        page_db = await scores.top(worker.pool, BOARD, WINDOW, 4, offset)
         assert page_redis is not None
         assert [(e.rank, e.user_id) for e in page_redis] == [(e.rank, e.user_id) for e in page_db]
         assert [(e.rank, e.user_id) for e in page_db] == [(r[0], r[1]) for r in want[offset : offset + 4]]
@@ -151,11 +152,11 @@ async def test_live_applies_in_any_order_with_stale_copies_end_in_the_same_order
     await worker.leaderboard.save_profiles({row.user_id: (row.name, row.public) for row in rows})
     for start in range(0, len(copies), 7):
         await worker.leaderboard.apply(copies[start : start + 7])
-    await worker.leaderboard.mark_ready(BOARD)
+    await worker.leaderboard.mark_ready(BOARD, WINDOW)
 
     expected = _expected(rows)
-    redis_top = await worker.leaderboard.top(BOARD, len(rows) + 5)
-    db_top = await scores.top(worker.pool, BOARD, len(rows) + 5)
+    redis_top = await worker.leaderboard.top(BOARD, WINDOW, len(rows) + 5)
+    db_top = await scores.top(worker.pool, BOARD, WINDOW, len(rows) + 5)
     assert redis_top is not None
     assert [(e.user_id, e.score) for e in redis_top] == [(row.user_id, row.score) for row in expected]
     assert [(e.user_id, e.score) for e in db_top] == [(row.user_id, row.score) for row in expected]

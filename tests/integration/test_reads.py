@@ -20,6 +20,8 @@ from services.worker.context import WorkerContext
 from tests.factories import Player
 
 BOARD = "global"
+WINDOW = "all"
+ALL_TIME = {"board": BOARD, "window": WINDOW}
 
 
 def closed_port_url() -> str:
@@ -40,7 +42,7 @@ def entry(player: Player, score: int, rank: int) -> dict[str, Any]:
 
 async def board_ready(worker: WorkerContext) -> None:
     """A running system: the (empty) board is complete in Redis, so reads are served from it."""
-    await worker.leaderboard.mark_ready(BOARD)
+    await worker.leaderboard.mark_ready(BOARD, WINDOW)
 
 
 async def seed(worker: WorkerContext, rows: list[tuple[Player, int, datetime, bool]]) -> None:
@@ -57,7 +59,7 @@ async def seed(worker: WorkerContext, rows: list[tuple[Player, int, datetime, bo
     await worker.leaderboard.apply(
         [ScoreState(BOARD, p.user_id, score, to_micros(at)) for p, score, at, _ in rows]
     )
-    await worker.leaderboard.mark_ready(BOARD)
+    await worker.leaderboard.mark_ready(BOARD, WINDOW)
 
 
 def ladder(count: int, *, top_score: int = 1000) -> list[tuple[Player, int, datetime, bool]]:
@@ -176,7 +178,7 @@ async def test_top_cache_serves_the_cached_body_within_its_window(
     # Redis changes behind the API's back: a new leader.
     newcomer = Player("Newcomer")
     await seed(worker, [(newcomer, 5000, T0, True)])
-    assert await worker.leaderboard.score_and_rank(BOARD, newcomer.user_id) == (5000, 1)
+    assert await worker.leaderboard.score_and_rank(BOARD, WINDOW, newcomer.user_id) == (5000, 1)
 
     within = await cached_api.get("/api/leaderboard/top")
     assert within.content == first.content  # served from the cache: Redis was not read again
@@ -222,7 +224,7 @@ async def test_reads_fall_back_to_the_database_when_redis_is_down(
     me = await get_json(down, "/api/scores/me", caller)
     expected_order = sorted(rows, key=lambda r: (-r[1], r[2], r[0].user_id.int))
     expected_rank = next(i for i, r in enumerate(expected_order, 1) if r[0] is caller)
-    assert me == {"userId": str(caller.user_id), "score": rows[17][1], "rank": expected_rank}
+    assert me == {"userId": str(caller.user_id), **ALL_TIME, "score": rows[17][1], "rank": expected_rank}
     full = await get_json(down, "/api/leaderboard/top?limit=50")
     assert [e["score"] for e in full] == [r[1] for r in expected_order]
     assert [e["userId"] for e in full] == [str(r[0].user_id) if r[3] else None for r in expected_order]
@@ -256,7 +258,12 @@ async def test_private_users_are_anonymous_but_keep_their_rank(
     assert str(bob.user_id) not in body
 
     # Bob still sees his own score and rank.
-    assert await get_json(api, "/api/scores/me", bob) == {"userId": str(bob.user_id), "score": 11, "rank": 1}
+    assert await get_json(api, "/api/scores/me", bob) == {
+        "userId": str(bob.user_id),
+        **ALL_TIME,
+        "score": 11,
+        "rank": 1,
+    }
     around = await get_json(api, "/api/leaderboard/around/me", cyd)
     assert [e["userId"] for e in around["entries"]] == [None, str(ada.user_id), str(cyd.user_id)]
     assert "Bob" not in str(around)
@@ -284,11 +291,17 @@ async def test_my_score_and_rank(api: httpx.AsyncClient, worker: WorkerContext) 
     await seed(worker, ladder(5))
     me = Player("Me")
     await play_ok(api, me, "quiz")
-    assert await get_json(api, "/api/scores/me", me) == {"userId": str(me.user_id), "score": 10, "rank": 6}
+    assert await get_json(api, "/api/scores/me", me) == {
+        "userId": str(me.user_id),
+        **ALL_TIME,
+        "score": 10,
+        "rank": 6,
+    }
 
     stranger = Player("Stranger")
     assert await get_json(api, "/api/scores/me", stranger) == {
         "userId": str(stranger.user_id),
+        **ALL_TIME,
         "score": 0,
         "rank": None,
     }
@@ -343,6 +356,7 @@ async def test_around_me_at_the_edges(api: httpx.AsyncClient, worker: WorkerCont
     stranger = Player("Stranger")
     assert await get_json(api, "/api/leaderboard/around/me", stranger) == {
         "userId": str(stranger.user_id),
+        **ALL_TIME,
         "score": 0,
         "rank": None,
         "entries": [],

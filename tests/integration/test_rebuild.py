@@ -29,6 +29,7 @@ from tests.factories import Player, worker_settings
 from tests.integration.test_reconciler import assert_redis_equals_db, insert_many, play_ok
 
 BOARD = "global"
+WINDOW = "all"
 KEYS = BoardKeys(BOARD)
 Entries = dict[uuid.UUID, tuple[int, str]]
 
@@ -73,7 +74,7 @@ async def set_score(worker: WorkerContext, user_id: uuid.UUID, score: int, at: d
         """
         INSERT INTO scores (board_id, user_id, score, reached_at, updated_at)
         VALUES ($1, $2, $3, $4, timestamptz '2024-01-02')
-        ON CONFLICT (board_id, user_id) DO UPDATE SET score = $3, reached_at = $4
+        ON CONFLICT (board_id, window_id, user_id) DO UPDATE SET score = $3, reached_at = $4
         """,
         BOARD,
         user_id,
@@ -118,9 +119,9 @@ async def test_live_writes_during_the_rebuild_are_kept_and_newest(paged_worker: 
 
     async def between_pages(copied: int) -> None:
         # A half-built board is never readable, whatever the live keys hold meanwhile.
-        assert await live.top(BOARD, 10) is None
+        assert await live.top(BOARD, WINDOW, 10) is None
         with pytest.raises(BoardNotReady):
-            await live.score_and_rank(BOARD, copied_early)
+            await live.score_and_rank(BOARD, WINDOW, copied_early)
         if copied == 300:
             # A newer score for users the rebuild already copied, and one it has not reached.
             for user, score in ((copied_early, 5_000), (copied_late, 600), (not_yet, 700)):
@@ -142,10 +143,10 @@ async def test_live_writes_during_the_rebuild_are_kept_and_newest(paged_worker: 
     assert truth[copied_late][0] == 600
     assert truth[newcomer][0] == 45
     assert await redis_entries(worker) == truth  # before any catch-up: the merge alone did it
-    assert await live.is_ready(BOARD)
-    assert await live.score_and_rank(BOARD, copied_early) == (5_001, 1)
-    assert await live.score_and_rank(BOARD, not_yet) == (700, 2)
-    assert await live.score_and_rank(BOARD, copied_late) == (600, 3)
+    assert await live.is_ready(BOARD, WINDOW)
+    assert await live.score_and_rank(BOARD, WINDOW, copied_early) == (5_001, 1)
+    assert await live.score_and_rank(BOARD, WINDOW, not_yet) == (700, 2)
+    assert await live.score_and_rank(BOARD, WINDOW, copied_late) == (600, 3)
     await assert_redis_equals_db(worker)
 
 
@@ -168,8 +169,8 @@ async def test_writes_through_the_api_during_the_rebuild_are_kept(
 
     assert (await rebuild(worker, BOARD, on_page=between_pages)).startswith("rebuilt:")
     assert await redis_entries(worker) == await db_entries(worker)
-    assert await worker.leaderboard.score_and_rank(BOARD, veteran.user_id) == (40, 1)
-    assert (await worker.leaderboard.score_and_rank(BOARD, rookie.user_id) or (0, 0))[0] == 1
+    assert await worker.leaderboard.score_and_rank(BOARD, WINDOW, veteran.user_id) == (40, 1)
+    assert (await worker.leaderboard.score_and_rank(BOARD, WINDOW, rookie.user_id) or (0, 0))[0] == 1
     top = (await api.get("/api/leaderboard/top?limit=1")).json()
     assert top[0]["userId"] == str(veteran.user_id)
 
@@ -215,7 +216,7 @@ async def test_a_rebuild_that_lost_its_lock_swaps_nothing(paged_worker: WorkerCo
     assert (
         await rebuild(worker, BOARD, on_page=lock_expires_and_another_worker_takes_it) == "rebuild-abandoned"
     )
-    assert not await worker.leaderboard.is_ready(BOARD)
+    assert not await worker.leaderboard.is_ready(BOARD, WINDOW)
     assert await worker.redis.zcard(KEYS.ranking) == 0
     assert await worker.redis.get(KEYS.rebuild_lock) == b"someone-else"  # not ours to release
 
@@ -235,7 +236,7 @@ async def test_a_rebuild_of_a_board_that_became_ready_meanwhile_touches_nothing(
 
     assert await rebuild(worker, BOARD) == "rebuild-elsewhere"
     assert await redis_entries(worker) == before
-    assert await worker.leaderboard.is_ready(BOARD)
+    assert await worker.leaderboard.is_ready(BOARD, WINDOW)
     assert not await worker.redis.exists(KEYS.rebuild_lock)
 
 
@@ -245,7 +246,7 @@ async def test_iterate_board_pages_by_user_id_and_encodes_members_like_python(
     worker = paged_worker
     await insert_many(worker, 250)
     seen: list[Any] = []
-    async for page in scores.iterate_board(worker.pool, BOARD, 100):
+    async for page in scores.iterate_board(worker.pool, BOARD, WINDOW, 100):
         seen.append(len(page))
         for user, member in zip(page.users, page.members, strict=True):
             assert decode_member(member)[0] == uuid.UUID(user)

@@ -20,7 +20,7 @@ import pytest
 
 from scoreboard.db import scores
 from scoreboard.domain.models import ScoreState
-from scoreboard.domain.ranking import to_micros
+from scoreboard.domain.ranking import to_micros, unique_ranks
 from scoreboard.redis_store.job_queue import apply_score_job
 from scoreboard.redis_store.keys import EVENT_STREAM, BoardKeys
 from scoreboard.telemetry.metrics import Metrics
@@ -31,6 +31,7 @@ from services.worker.reconciler import reconcile
 from tests.factories import Player, worker_settings
 
 BOARD = "global"
+WINDOW = "all"
 KEYS = BoardKeys(BOARD)
 
 
@@ -58,7 +59,7 @@ async def play_ok(api: httpx.AsyncClient, player: Player, action: str = "default
 
 async def db_board(worker: WorkerContext) -> list[tuple[uuid.UUID, int]]:
     """The truth, in ranking order."""
-    rows = await scores.top(worker.pool, BOARD, 1_000_000)
+    rows = await scores.top(worker.pool, BOARD, WINDOW, 1_000_000)
     return [(e.user_id, e.score) for e in rows]
 
 
@@ -66,20 +67,20 @@ async def redis_board(worker: WorkerContext) -> list[tuple[uuid.UUID, int]]:
     """Redis's board in ranking order, read straight from the ZSET (ready or not)."""
     count = await worker.redis.zcard(KEYS.ranking)
     rows = await worker.redis.zrevrange(KEYS.ranking, 0, -1, withscores=True)
-    entries = await worker.leaderboard.hydrate(rows, first_rank=1)
+    entries = await worker.leaderboard.hydrate(rows, unique_ranks(len(rows), 0))
     assert len(entries) == count
     return [(e.user_id, e.score) for e in entries]
 
 
 async def assert_redis_equals_db(worker: WorkerContext) -> None:
     truth = await db_board(worker)
-    assert await worker.leaderboard.is_ready(BOARD)
+    assert await worker.leaderboard.is_ready(BOARD, WINDOW)
     assert await redis_board(worker) == truth
     members = await worker.redis.hgetall(KEYS.members)  # type: ignore[misc]  # redis-py types sync and async as one
     assert {uuid.UUID(k.decode()) for k in members} == {u for u, _ in truth}
     for position, (user, score) in enumerate(truth, start=1):
         if position <= 50 or position % 97 == 0:
-            assert await worker.leaderboard.score_and_rank(BOARD, user) == (score, position)
+            assert await worker.leaderboard.score_and_rank(BOARD, WINDOW, user) == (score, position)
 
 
 async def score_events(worker: WorkerContext) -> list[dict[str, Any]]:
@@ -148,7 +149,7 @@ async def test_lost_enqueue_is_applied_and_announced_exactly_once(
     assert sorted((e["userId"], e["newScore"], e["rank"]) for e in events) == sorted(
         [(str(ada.user_id), 11, 1), (str(bob.user_id), 10, 2), (str(cyd.user_id), 1, 3)]
     )
-    top = await worker.leaderboard.top(BOARD, 10)
+    top = await worker.leaderboard.top(BOARD, WINDOW, 10)
     assert top is not None
     assert [e.display_name for e in top] == ["Ada", "Bob", "Cyd"]  # profiles cached as well
 
@@ -174,7 +175,7 @@ async def test_job_never_run_is_announced_once_by_the_reconciler_and_not_again_b
     row = await worker.pool.fetchrow("SELECT score, reached_at FROM scores WHERE user_id = $1", ada.user_id)
     assert row is not None
     job = apply_score_job(
-        ScoreState(BOARD, ada.user_id, row["score"], to_micros(row["reached_at"])),
+        [ScoreState(BOARD, ada.user_id, row["score"], to_micros(row["reached_at"]))],
         display_name="Ada",
         is_public=True,
         event_id=1,
@@ -201,14 +202,14 @@ async def test_flushed_redis_is_rebuilt_and_reads_use_the_database_meanwhile(
     assert [(uuid.UUID(e["userId"]), e["score"]) for e in before] == truth
 
     await worker.redis.flushdb()
-    assert not await worker.leaderboard.is_ready(BOARD)
+    assert not await worker.leaderboard.is_ready(BOARD, WINDOW)
 
     # Not ready: every read comes from the database, complete and correct (not empty).
     assert (await api.get("/api/leaderboard/top")).json() == before
     for position, (user, score) in enumerate(truth, start=1):
         player = next(p for p in players if p.user_id == user)
         me = (await api.get("/api/scores/me", headers=player.headers())).json()
-        assert me == {"userId": str(user), "score": score, "rank": position}
+        assert me == {"userId": str(user), "board": BOARD, "window": WINDOW, "score": score, "rank": position}
     around = (await api.get("/api/leaderboard/around/me?radius=2", headers=players[0].headers())).json()
     assert around["entries"]
     assert around["rank"] == [u for u, _ in truth].index(players[0].user_id) + 1
@@ -247,7 +248,7 @@ async def test_rebuild_of_20000_users_completes_in_one_reconcile(
     api: httpx.AsyncClient, worker: WorkerContext
 ) -> None:
     await insert_many(worker, 20_000)
-    assert not await worker.leaderboard.is_ready(BOARD)
+    assert not await worker.leaderboard.is_ready(BOARD, WINDOW)
 
     started = time.perf_counter()
     result = await run_reconcile(worker)
@@ -259,7 +260,7 @@ async def test_rebuild_of_20000_users_completes_in_one_reconcile(
     await assert_redis_equals_db(worker)
     # The API serves the rebuilt board from Redis, anonymising private users.
     top = (await api.get("/api/leaderboard/top?limit=50")).json()
-    db_top = await scores.top(worker.pool, BOARD, 50)
+    db_top = await scores.top(worker.pool, BOARD, WINDOW, 50)
     assert top == [e.to_public() for e in db_top]
 
 
@@ -269,14 +270,14 @@ async def test_reads_stay_correct_while_a_rebuild_is_in_progress(
     """Rebuilt in batches of 100: no read may see the half-built board."""
     worker = small_batch_worker
     await insert_many(worker, 3_000, distinct_scores=50)
-    expected_top = [e.to_public() for e in await scores.top(worker.pool, BOARD, 50)]
+    expected_top = [e.to_public() for e in await scores.top(worker.pool, BOARD, WINDOW, 50)]
 
     rebuild = asyncio.create_task(run_reconcile(worker))
     partial_reads = 0
     while not rebuild.done():
         # The half-built board lives in the rebuild's temporary key until it is swapped in.
         half_built = (
-            not await worker.leaderboard.is_ready(BOARD)
+            not await worker.leaderboard.is_ready(BOARD, WINDOW)
             and await worker.redis.zcard(KEYS.rebuild_ranking) > 0
         )
         assert (await api.get("/api/leaderboard/top?limit=50")).json() == expected_top
@@ -372,7 +373,8 @@ async def test_a_reconcile_during_anothers_rebuild_never_announces_a_rank_from_t
     await insert_many(worker, 3_000, distinct_scores=100)
     rebuilding = asyncio.create_task(run_reconcile(small_batch_worker))  # batches of 100
     while not (
-        await worker.redis.zcard(KEYS.rebuild_ranking) > 0 and not await worker.leaderboard.is_ready(BOARD)
+        await worker.redis.zcard(KEYS.rebuild_ranking) > 0
+        and not await worker.leaderboard.is_ready(BOARD, WINDOW)
     ):
         assert not rebuilding.done()
         await asyncio.sleep(0)

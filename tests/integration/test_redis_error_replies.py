@@ -93,7 +93,7 @@ async def test_a_full_redis_is_unavailable_to_commands_scripts_and_pipelines(
         "script": await _error_of(leaderboard.apply([state])),
     }
     # The write-through: a script and a command in one pipeline.
-    errors["pipeline"] = await _error_of(leaderboard.write_through(state, "Alice", True))
+    errors["pipeline"] = await _error_of(leaderboard.write_through([state], "Alice", True))
     for where, error in errors.items():
         assert isinstance(error, UNAVAILABLE_ERRORS), f"{where}: {type(error).__name__}: {error}"
     await free_up(own_redis)
@@ -163,7 +163,7 @@ async def test_the_worker_retries_and_the_reconciler_skips_while_redis_is_read_o
         await make_read_only(own_redis)
         state = ScoreState("global", uuid.uuid4(), 5, 1_000)
         payload = apply_score_job(
-            state, display_name="Bob", is_public=True, event_id=1, committed_us=1_000, traceparent=None
+            [state], display_name="Bob", is_public=True, event_id=1, committed_us=1_000, traceparent=None
         ).payload
         with pytest.raises(Retry):
             await jobs.apply_score({"scoreboard": context}, payload)

@@ -44,7 +44,7 @@ async def test_an_increment_is_one_trace_across_the_three_services(
     response = await Player("Alice").play(api)
     assert response.status_code == 200, response.text
 
-    await worker.leaderboard.mark_ready("global")  # as the worker's start-up reconcile leaves it
+    await worker.leaderboard.mark_ready("global", "all")  # as the worker's start-up reconcile leaves it
     (job,) = await worker.redis.queued_jobs(queue_name=JOB_QUEUE)
     payload: dict[str, Any] = job.args[0]
     assert payload["traceparent"]

@@ -21,6 +21,7 @@ from services.worker.jobs import apply_score
 from services.worker.reconciler import reconcile
 
 BOARD = "global"
+WINDOW = "all"
 KEYS = BoardKeys(BOARD)
 T0 = to_micros(datetime(2024, 3, 1, tzinfo=UTC))
 
@@ -31,7 +32,7 @@ def state(user: uuid.UUID, score: int, at_us: int | None = None) -> ScoreState:
 
 def payload(s: ScoreState, *, name: str = "Ada", public: bool = True, event_id: int = 1) -> dict[str, Any]:
     return apply_score_job(
-        s,
+        [s],
         display_name=name,
         is_public=public,
         event_id=event_id,
@@ -66,7 +67,7 @@ async def seed(worker: WorkerContext, count: int, *, top_score: int = 1000) -> l
     users = [uuid.uuid4() for _ in range(count)]
     await worker.leaderboard.save_profiles({u: (f"U{i:02d}", True) for i, u in enumerate(users)})
     await worker.leaderboard.apply([state(u, top_score - i, T0) for i, u in enumerate(users)])
-    await worker.leaderboard.mark_ready(BOARD)
+    await worker.leaderboard.mark_ready(BOARD, WINDOW)
     return users
 
 
@@ -76,7 +77,7 @@ async def seed(worker: WorkerContext, count: int, *, top_score: int = 1000) -> l
 @pytest.fixture(autouse=True)
 async def ready_board(worker: WorkerContext) -> None:
     """A started worker has reconciled once: the (empty) board is ready."""
-    await worker.leaderboard.mark_ready(BOARD)
+    await worker.leaderboard.mark_ready(BOARD, WINDOW)
 
 
 async def test_no_rank_is_announced_while_the_board_is_rebuilt(worker: WorkerContext) -> None:
@@ -112,6 +113,7 @@ async def test_apply_score_is_idempotent(worker: WorkerContext) -> None:
     assert data(events[0][1]) == {
         "type": "user_score_updated",
         "board": BOARD,
+        "window": WINDOW,
         "userId": str(ada),
         "newScore": 7,
         "rank": 1,
@@ -120,14 +122,14 @@ async def test_apply_score_is_idempotent(worker: WorkerContext) -> None:
 
 
 async def test_apply_score_is_order_safe(worker: WorkerContext) -> None:
-    await worker.leaderboard.mark_ready(BOARD)
+    await worker.leaderboard.mark_ready(BOARD, WINDOW)
     ada = uuid.uuid4()
     newer, stale = state(ada, 5), state(ada, 3)
 
     assert await run(worker, payload(newer)) == "applied"
     assert await run(worker, payload(stale)) == "current"
 
-    assert await worker.leaderboard.score_and_rank(BOARD, ada) == (5, 1)
+    assert await worker.leaderboard.score_and_rank(BOARD, WINDOW, ada) == (5, 1)
     assert await worker.redis.zcard(KEYS.ranking) == 1  # one member per user, the old one removed
     events = [data(f) for _, f in await stream(worker, "user_score_updated")]
     assert [e["newScore"] for e in events] == [5]
@@ -136,36 +138,36 @@ async def test_apply_score_is_order_safe(worker: WorkerContext) -> None:
 async def test_apply_score_in_order_replaces_the_member_and_announces_each_score(
     worker: WorkerContext,
 ) -> None:
-    await worker.leaderboard.mark_ready(BOARD)
+    await worker.leaderboard.mark_ready(BOARD, WINDOW)
     ada = uuid.uuid4()
     for score in (1, 2, 3):
         await run(worker, payload(state(ada, score)))
     assert await worker.redis.zcard(KEYS.ranking) == 1
-    assert await worker.leaderboard.score_and_rank(BOARD, ada) == (3, 1)
+    assert await worker.leaderboard.score_and_rank(BOARD, WINDOW, ada) == (3, 1)
     events = [data(f) for _, f in await stream(worker, "user_score_updated")]
     assert [e["newScore"] for e in events] == [1, 2, 3]
 
 
 async def test_apply_score_sets_the_absolute_score_never_adds(worker: WorkerContext) -> None:
-    await worker.leaderboard.mark_ready(BOARD)
+    await worker.leaderboard.mark_ready(BOARD, WINDOW)
     ada = uuid.uuid4()
     big = state(ada, 2**40)
     for _ in range(3):
         await run(worker, payload(big))
-    assert await worker.leaderboard.score_and_rank(BOARD, ada) == (2**40, 1)
+    assert await worker.leaderboard.score_and_rank(BOARD, WINDOW, ada) == (2**40, 1)
     assert await worker.redis.zscore(KEYS.ranking, (await worker.redis.hget(KEYS.members, str(ada)))) == 2**40  # type: ignore[misc]  # redis-py types sync and async as one
     assert len(await stream(worker, "user_score_updated")) == 1
 
 
 async def test_apply_score_caches_the_profile(worker: WorkerContext) -> None:
-    await worker.leaderboard.mark_ready(BOARD)
+    await worker.leaderboard.mark_ready(BOARD, WINDOW)
     ada, bob = uuid.uuid4(), uuid.uuid4()
     await run(worker, payload(state(ada, 9), name="Ada Lovelace"))
     await run(worker, payload(state(bob, 4), name="Bob", public=False))
 
     assert orjson.loads(await worker.redis.hget(PROFILES, str(ada))) == ["Ada Lovelace", True]  # type: ignore[misc]  # redis-py types sync and async as one
     assert orjson.loads(await worker.redis.hget(PROFILES, str(bob))) == ["Bob", False]  # type: ignore[misc]  # redis-py types sync and async as one
-    top = await worker.leaderboard.top(BOARD, 10)
+    top = await worker.leaderboard.top(BOARD, WINDOW, 10)
     assert top is not None
     assert [e.to_public() for e in top] == [
         {"userId": str(ada), "displayName": "Ada Lovelace", "score": 9, "rank": 1},
@@ -191,7 +193,7 @@ async def test_user_score_updated_carries_the_rank_and_is_for_its_owner_alone(wo
         str(u).encode() for u in (private_leader, public_leader, public_low)
     }
     # The event's rank is the board's rank.
-    assert await worker.leaderboard.score_and_rank(BOARD, public_low) == (10, len(users) + 3)
+    assert await worker.leaderboard.score_and_rank(BOARD, WINDOW, public_low) == (10, len(users) + 3)
 
 
 # --- TopPublisher: leaderboard_updated ------------------------------------------------------
@@ -201,37 +203,37 @@ async def test_publisher_announces_only_real_top10_changes(worker: WorkerContext
     users = await seed(worker, 25)
     publisher = worker.publisher
 
-    assert await publisher.publish_if_changed(BOARD) == 0.0
+    assert await publisher.publish_if_changed(BOARD, WINDOW) == 0.0
     first = await stream(worker, "leaderboard_updated")
     assert len(first) == 1
-    top = await worker.leaderboard.top(BOARD, 10)
+    top = await worker.leaderboard.top(BOARD, WINDOW, 10)
     assert top is not None
     assert data(first[0][1])["top10"] == [e.to_public() for e in top]
     assert data(first[0][1])["type"] == "leaderboard_updated"
     v1 = data(first[0][1])["version"]
 
     await asyncio.sleep(0.12)  # past the coalescing window: only "unchanged" can stop it now
-    assert await publisher.publish_if_changed(BOARD) == 0.0
+    assert await publisher.publish_if_changed(BOARD, WINDOW) == 0.0
     assert len(await stream(worker, "leaderboard_updated")) == 1  # nothing changed
 
     # A change at rank 20 (981 -> 985, tied with rank 16 but later: rank 17) leaves the Top 10 as it was.
     await worker.leaderboard.apply([state(users[19], 985, T0 + 5)])
-    assert await worker.leaderboard.score_and_rank(BOARD, users[19]) == (985, 17)
-    assert await publisher.publish_if_changed(BOARD) == 0.0
+    assert await worker.leaderboard.score_and_rank(BOARD, WINDOW, users[19]) == (985, 17)
+    assert await publisher.publish_if_changed(BOARD, WINDOW) == 0.0
     assert len(await stream(worker, "leaderboard_updated")) == 1
 
     # Rank 15 takes the lead: the Top 10 changed.
     await worker.leaderboard.apply([state(users[14], 2000, T0 + 6)])
-    await publisher.publish_if_changed(BOARD)
+    await publisher.publish_if_changed(BOARD, WINDOW)
     published = await stream(worker, "leaderboard_updated")
     assert len(published) == 2
     second = data(published[1][1])
     assert second["version"] > v1
     assert second["top10"][0]["userId"] == str(users[14])
-    top = await worker.leaderboard.top(BOARD, 10)
+    top = await worker.leaderboard.top(BOARD, WINDOW, 10)
     assert top is not None
     assert second["top10"] == [e.to_public() for e in top]
-    assert await worker.leaderboard.top_version(BOARD) == second["version"]
+    assert await worker.leaderboard.top_version(BOARD, WINDOW) == second["version"]
 
 
 async def test_publisher_coalesces_changes_within_a_window(worker: WorkerContext) -> None:
@@ -242,21 +244,21 @@ async def test_publisher_coalesces_changes_within_a_window(worker: WorkerContext
 
     # Change 1: published at once.
     await worker.leaderboard.apply([state(users[12], 3000, T0 + 1)])
-    assert await publisher.publish_if_changed(BOARD) == 0.0
+    assert await publisher.publish_if_changed(BOARD, WINDOW) == 0.0
     # Changes 2 and 3, within the window: nothing published yet, a wait is asked for.
     await worker.leaderboard.apply([state(users[13], 3001, T0 + 2)])
-    wait_s = await publisher.publish_if_changed(BOARD)
+    wait_s = await publisher.publish_if_changed(BOARD, WINDOW)
     assert 0 < wait_s <= window_ms / 1000
     await worker.leaderboard.apply([state(users[14], 3002, T0 + 3)])
-    assert await publisher.publish_if_changed(BOARD) > 0
+    assert await publisher.publish_if_changed(BOARD, WINDOW) > 0
     assert len(await stream(worker, "leaderboard_updated")) == 1
 
     await asyncio.sleep(window_ms / 1000 + 0.02)
-    assert await publisher.publish_if_changed(BOARD) == 0.0
+    assert await publisher.publish_if_changed(BOARD, WINDOW) == 0.0
     published = [data(f) for _, f in await stream(worker, "leaderboard_updated")]
     assert len(published) == 2
     assert published[1]["version"] - published[0]["version"] >= window_ms  # one per window
-    top = await worker.leaderboard.top(BOARD, 10)
+    top = await worker.leaderboard.top(BOARD, WINDOW, 10)
     assert top is not None
     assert published[-1]["top10"] == [e.to_public() for e in top]  # the latest state went out
     assert [e["userId"] for e in published[-1]["top10"][:3]] == [
@@ -284,7 +286,7 @@ async def test_publisher_ticker_coalesces_a_burst_of_jobs_and_ends_on_the_final_
     assert versions == sorted(set(versions))  # strictly increasing
     gaps = [b - a for a, b in itertools.pairwise(versions)]
     assert all(gap >= window_ms for gap in gaps), gaps  # at most one per window
-    top = await worker.leaderboard.top(BOARD, 10)
+    top = await worker.leaderboard.top(BOARD, WINDOW, 10)
     assert top is not None
     assert published[-1]["top10"] == [e.to_public() for e in top]
     assert published[-1]["top10"][0]["userId"] == str(climbers[-1])

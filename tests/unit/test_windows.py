@@ -152,7 +152,11 @@ def test_a_board_reads_its_current_window_and_retained_past_ones_only() -> None:
     with pytest.raises(NotFound):
         board.readable_window("2026-12-01", now)  # not begun
     with pytest.raises(ValidationFailed):
-        board.readable_window("yesterday", now)
+        board.readable_window("yesterday", now)  # not a window id at all: 400
+    with pytest.raises(NotFound):
+        board.readable_window("2026-W48", now)  # a week, on a daily board: no such window
+    with pytest.raises(NotFound):
+        board.readable_window("2026-02-30", now)  # shaped like a day, but none
 
 
 @given(RULES, INSTANTS, st.integers(min_value=-400, max_value=400))

@@ -14,7 +14,7 @@ from datetime import datetime
 
 from scoreboard.domain.errors import NotFound, ValidationFailed
 from scoreboard.domain.models import DEFAULT_BOARD
-from scoreboard.domain.windows import MalformedWindow, Window, WindowRule
+from scoreboard.domain.windows import WINDOW_ID_PATTERN, MalformedWindow, Window, WindowRule
 
 BOARD_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 
@@ -52,14 +52,15 @@ class Board:
         current = self.rule.at(now)
         if window_id is None:
             return current
+        if not WINDOW_ID_PATTERN.fullmatch(window_id):
+            raise ValidationFailed("window is not a window id", details={"field": "window"})
+        missing = NotFound("no such window on this board", details={"board": self.id, "window": window_id})
         try:
             window = self.rule.parse(window_id)
         except MalformedWindow as error:
-            raise ValidationFailed(
-                "window is not a window id of this board", details={"field": "window"}
-            ) from error
+            raise missing from error
         if not 0 <= current.index - window.index <= self.retain:
-            raise NotFound("no such window on this board", details={"board": self.id, "window": window_id})
+            raise missing
         return window
 
 

@@ -19,6 +19,9 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 ALL = "all"
+# What any window id looks like, whatever the board: one that does not is malformed (400); one
+# that does but is not a window of this board, or not a real date, does not exist (404).
+WINDOW_ID_PATTERN = re.compile(r"^(all|\d{4}-\d{2}-\d{2}|\d{4}-W\d{2}|\d{4}-\d{2}|\d{8}T\d{6}Z)$")
 _DAY_ID = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 _WEEK_ID = re.compile(r"^(\d{4})-W(\d{2})$")
 _MONTH_ID = re.compile(r"^(\d{4})-(\d{2})$")
