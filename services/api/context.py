@@ -18,8 +18,8 @@ from scoreboard.security.bearer import TokenVerifier
 from scoreboard.security.realtime_tokens import RealtimeTokens
 from scoreboard.security.tickets import TicketBook
 from scoreboard.telemetry.metrics import Metrics
+from services.api.queries import TopQueries
 from services.api.read_limit import ReadLimiter
-from services.api.schemas import TopQueries
 from services.api.settings import ApiSettings
 from services.api.top_cache import TopCache
 

@@ -55,8 +55,9 @@ def create_health_app(pool: asyncpg.Pool, redis: ArqRedis, metrics: Metrics) -> 
     )
 
 
-class EmbeddedServer(uvicorn.Server):
-    """uvicorn inside a process that owns its signals (arq handles SIGTERM for the worker)."""
+class HealthServer(uvicorn.Server):
+    """uvicorn serving the health port inside the worker, leaving the signals to arq (which
+    handles SIGTERM for the worker): it installs no handlers of its own."""
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
