@@ -27,6 +27,7 @@ from scoreboard.security.tickets import TicketBook
 from scoreboard.telemetry import tracing
 from scoreboard.telemetry.metrics import Metrics
 from scoreboard.web.errors import EXCEPTION_HANDLERS, InternalErrors
+from scoreboard.web.health import probe_routes
 from scoreboard.web.middleware import RequestContextMiddleware
 from services.api import openapi
 from services.api.context import ApiContext
@@ -37,7 +38,7 @@ from services.api.top_cache import TopCache
 from services.api.top_fast_path import TopFastPath
 
 
-def _routes(settings: ApiSettings) -> list[Route]:
+def _routes(settings: ApiSettings, metrics: Metrics) -> list[Route]:
     routes = [
         Route("/api/actions", actions.create_action, methods=["POST"]),
         Route("/api/scores/increment", increments.increment_score, methods=["POST"]),
@@ -51,9 +52,7 @@ def _routes(settings: ApiSettings) -> list[Route]:
             openapi.endpoint(openapi.build_document(settings.action_types)),
             methods=["GET"],
         ),
-        Route("/healthz", health.healthz, methods=["GET"]),
-        Route("/readyz", health.readyz, methods=["GET"]),
-        Route("/metrics", health.metrics, methods=["GET"]),
+        *probe_routes(metrics, health.readiness),
     ]
     if settings.dev_signing_route:
         routes += demo.routes()
@@ -124,7 +123,7 @@ def create_app(settings: ApiSettings | None = None) -> Starlette:
         )
     middleware.append(Middleware(InternalErrors))  # innermost: its 500s pass every other middleware
     return Starlette(
-        routes=_routes(settings),
+        routes=_routes(settings, metrics),
         middleware=middleware,
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,

@@ -22,8 +22,8 @@ from scoreboard.security.realtime_tokens import RealtimeTokens
 from scoreboard.telemetry import tracing
 from scoreboard.telemetry.metrics import Metrics
 from scoreboard.web.errors import EXCEPTION_HANDLERS, InternalErrors
+from scoreboard.web.health import Readiness, probe_routes
 from scoreboard.web.middleware import RequestContextMiddleware
-from scoreboard.web.responses import JSONResponse
 from services.gateway.broadcaster import READ_BLOCK_MS, Broadcaster
 from services.gateway.settings import GatewaySettings
 from services.gateway.state_interval import StateInterval
@@ -84,24 +84,13 @@ def create_app(settings: GatewaySettings | None = None) -> GatewayApp:
             gc.freeze()
             yield {}
 
-    async def healthz(request: Request) -> Response:
-        return JSONResponse({"status": "ok"})
-
-    async def readyz(request: Request) -> Response:
+    async def readiness(request: Request) -> Readiness:
         reachable = await redis_reachable(redis)
         ready = reachable and broadcaster.healthy and not broadcaster.draining
-        body = {
-            "status": "ready" if ready else "unready",
-            "redis": reachable,
-            "connections": len(broadcaster.subscribers),
-        }
-        return JSONResponse(body, status_code=200 if ready else 503)
+        return Readiness(ready, {"redis": reachable, "connections": len(broadcaster.subscribers)})
 
     async def stream_via_starlette(request: Request) -> Response:
         return Response(status_code=200, media_type="text/event-stream")  # HEAD: the headers only
-
-    async def render_metrics(request: Request) -> Response:
-        return Response(metrics.render(), media_type=metrics.content_type)
 
     middleware = [Middleware(RequestContextMiddleware, metrics=metrics, access=settings.access_log)]
     if tracing.enabled():
@@ -120,9 +109,7 @@ def create_app(settings: GatewaySettings | None = None) -> GatewayApp:
         routes=[
             # GET never gets here (GatewayApp); HEAD still does, and other methods get their 405.
             Route(PATH, stream_via_starlette, methods=["GET"]),
-            Route("/healthz", healthz),
-            Route("/readyz", readyz),
-            Route("/metrics", render_metrics),
+            *probe_routes(metrics, readiness),
         ],
         middleware=middleware,
         exception_handlers=EXCEPTION_HANDLERS,
