@@ -31,6 +31,7 @@ from scoreboard.web.health import probe_routes
 from scoreboard.web.middleware import RequestContextMiddleware
 from services.api import openapi
 from services.api.context import ApiContext
+from services.api.metrics import ApiMetrics
 from services.api.read_limit import ReadLimiter
 from services.api.routes import actions, demo, health, increments, leaderboard, privacy, realtime
 from services.api.settings import ApiSettings
@@ -59,7 +60,7 @@ def _routes(settings: ApiSettings, metrics: Metrics) -> list[Route]:
     return routes
 
 
-def _context(settings: ApiSettings, metrics: Metrics) -> ApiContext:
+def _context(settings: ApiSettings, metrics: ApiMetrics) -> ApiContext:
     pool = create_pool_lazily(settings, application_name="scoreboard-api")
     redis = create_redis(settings)
     return ApiContext(
@@ -94,7 +95,7 @@ def _context(settings: ApiSettings, metrics: Metrics) -> ApiContext:
 
 def create_app(settings: ApiSettings | None = None) -> Starlette:
     settings = settings or ApiSettings()  # type: ignore[call-arg]  # read from the environment
-    metrics = Metrics("api")
+    metrics = ApiMetrics()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:

@@ -14,15 +14,15 @@ import time
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from scoreboard.telemetry import tracing
-from scoreboard.telemetry.metrics import Metrics
 from scoreboard.web.client_ip import client_ip
 from scoreboard.web.middleware import AccessLog, RequestIds, RequestLog
+from services.api.metrics import ApiMetrics
 
 TOP_PATH = "/api/leaderboard/top"
 
 
 class TopFastPath:
-    def __init__(self, app: ASGIApp, metrics: Metrics, access: AccessLog = "errors") -> None:
+    def __init__(self, app: ASGIApp, metrics: ApiMetrics, access: AccessLog = "errors") -> None:
         self.app = app
         self.log = RequestLog(metrics, access)
         self.ids = RequestIds()

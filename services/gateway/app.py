@@ -20,11 +20,11 @@ from scoreboard.redis_store.connection import create_redis
 from scoreboard.redis_store.connection import is_reachable as redis_reachable
 from scoreboard.security.realtime_tokens import RealtimeTokens
 from scoreboard.telemetry import tracing
-from scoreboard.telemetry.metrics import Metrics
 from scoreboard.web.errors import EXCEPTION_HANDLERS, InternalErrors
 from scoreboard.web.health import Readiness, probe_routes
 from scoreboard.web.middleware import RequestContextMiddleware
 from services.gateway.broadcaster import READ_BLOCK_MS, Broadcaster
+from services.gateway.metrics import GatewayMetrics
 from services.gateway.settings import GatewaySettings
 from services.gateway.state_interval import StateInterval
 from services.gateway.stream import PATH, StreamEndpoint
@@ -53,7 +53,7 @@ class GatewayApp:
 
 def create_app(settings: GatewaySettings | None = None) -> GatewayApp:
     settings = settings or GatewaySettings()  # type: ignore[call-arg]  # read from the environment
-    metrics = Metrics("gateway")
+    metrics = GatewayMetrics()
     redis = create_redis(settings)
     reader = create_redis(settings, max_connections=2, read_timeout_s=READ_BLOCK_MS / 1000 + 5)
     interval = StateInterval(

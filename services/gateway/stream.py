@@ -24,13 +24,13 @@ from scoreboard.redis_store.events import stream_id_key
 from scoreboard.security.masking import mask_ip
 from scoreboard.security.realtime_tokens import RealtimeTokens
 from scoreboard.telemetry.logging import request_id_var
-from scoreboard.telemetry.metrics import Metrics
 from scoreboard.web.client_ip import client_ip
 from scoreboard.web.errors import error_body, error_response
 from scoreboard.web.middleware import RequestIds, RequestLog
 from scoreboard.web.responses import JSONResponse
 from services.gateway.broadcaster import Broadcaster
 from services.gateway.frames import retry_frame
+from services.gateway.metrics import GatewayMetrics as Metrics  # the gateway's own set
 from services.gateway.settings import GatewaySettings
 from services.gateway.sse_response import HEADERS, SubscriberStream
 from services.gateway.subscriber import Subscriber

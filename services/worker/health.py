@@ -17,13 +17,13 @@ from scoreboard.db.pool import is_reachable as database_reachable
 from scoreboard.redis_store.connection import UNAVAILABLE_ERRORS
 from scoreboard.redis_store.connection import is_reachable as redis_reachable
 from scoreboard.redis_store.keys import JOB_QUEUE
-from scoreboard.telemetry.metrics import Metrics
 from scoreboard.web.errors import EXCEPTION_HANDLERS, InternalErrors
 from scoreboard.web.health import Readiness, probe_routes
 from scoreboard.web.middleware import RequestContextMiddleware
+from services.worker.metrics import WorkerMetrics
 
 
-def create_health_app(pool: asyncpg.Pool, redis: ArqRedis, metrics: Metrics) -> Starlette:
+def create_health_app(pool: asyncpg.Pool, redis: ArqRedis, metrics: WorkerMetrics) -> Starlette:
     async def readiness(request: Request) -> Readiness:
         database = await database_reachable(pool)
         cache = await redis_reachable(redis)

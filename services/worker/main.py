@@ -20,10 +20,10 @@ from scoreboard.redis_store.connection import create_redis
 from scoreboard.redis_store.job_queue import APPLY_SCORE, REFRESH_PROFILES, job_deserializer, job_serializer
 from scoreboard.redis_store.keys import JOB_QUEUE
 from scoreboard.redis_store.leaderboard import Leaderboard
-from scoreboard.telemetry.metrics import Metrics
 from services.worker import jobs, profiles, reconciler
 from services.worker.context import WorkerContext
 from services.worker.health import HealthServer, create_health_app
+from services.worker.metrics import WorkerMetrics
 from services.worker.settings import WorkerProcessSettings
 from services.worker.top_publisher import TopPublisher
 
@@ -35,7 +35,7 @@ RESTART_DELAY_S = 1.0
 LOOP_ENDING_ERRORS: tuple[type[BaseException], ...] = (*REDIS_DOWN, RedisError)
 
 
-def build_context(settings: WorkerProcessSettings, metrics: Metrics) -> WorkerContext:
+def build_context(settings: WorkerProcessSettings, metrics: WorkerMetrics) -> WorkerContext:
     pool = create_pool_lazily(settings, application_name="scoreboard-worker")
     redis = create_redis(settings)
     leaderboard = Leaderboard(redis)
@@ -86,7 +86,7 @@ def build_worker(settings: WorkerProcessSettings, context: WorkerContext) -> Wor
 
 
 async def run(settings: WorkerProcessSettings) -> None:
-    metrics = Metrics("worker")
+    metrics = WorkerMetrics()
     context = build_context(settings, metrics)
     await context.pool
     health = HealthServer(

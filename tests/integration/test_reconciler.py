@@ -23,10 +23,10 @@ from scoreboard.domain.models import ScoreState
 from scoreboard.domain.ranking import to_micros
 from scoreboard.redis_store.job_queue import apply_score_job
 from scoreboard.redis_store.keys import EVENT_STREAM, BoardKeys
-from scoreboard.telemetry.metrics import Metrics
 from services.worker.context import WorkerContext
 from services.worker.jobs import apply_score
 from services.worker.main import build_context
+from services.worker.metrics import WorkerMetrics
 from services.worker.reconciler import reconcile
 from tests.factories import Player, worker_settings
 
@@ -114,7 +114,7 @@ async def insert_many(worker: WorkerContext, count: int, *, distinct_scores: int
 async def small_batch_worker(database_url: str, redis_url: str) -> AsyncIterator[WorkerContext]:
     """A second worker context whose reconciler reads 100 changed rows per page."""
     context = build_context(
-        worker_settings(database_url, redis_url, reconcile_batch=100, rebuild_batch=100), Metrics("worker")
+        worker_settings(database_url, redis_url, reconcile_batch=100, rebuild_batch=100), WorkerMetrics()
     )
     await context.pool
     yield context
