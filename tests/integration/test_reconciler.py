@@ -29,6 +29,7 @@ from services.worker.main import build_context
 from services.worker.metrics import WorkerMetrics
 from services.worker.reconciler import reconcile
 from tests.factories import Player, worker_settings
+from tests.integration.test_reads import play_ok
 
 BOARD = "global"
 KEYS = BoardKeys(BOARD)
@@ -44,16 +45,6 @@ def closed_port_url() -> str:
 
 async def run_reconcile(worker: WorkerContext) -> str:
     return await reconcile({"scoreboard": worker})
-
-
-async def play_ok(api: httpx.AsyncClient, player: Player, action: str = "default") -> dict[str, Any]:
-    response = await api.post("/api/actions", json={"type": action}, headers=player.headers())
-    assert response.status_code == 201, response.text
-    headers, body = player.signed(response.json())
-    response = await api.post("/api/scores/increment", json=body, headers=headers)
-    assert response.status_code == 200, response.text
-    answer: dict[str, Any] = response.json()
-    return answer
 
 
 async def db_board(worker: WorkerContext) -> list[tuple[uuid.UUID, int]]:
