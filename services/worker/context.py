@@ -10,18 +10,18 @@ from arq.connections import ArqRedis
 
 from scoreboard.domain.boards import Board
 from scoreboard.redis_store.leaderboard import Leaderboard
-from scoreboard.telemetry.metrics import Metrics
-from services.worker.settings import WorkerSettings
+from services.worker.metrics import WorkerMetrics
+from services.worker.settings import WorkerProcessSettings
 from services.worker.top_publisher import TopPublisher
 
 
 @dataclass
 class WorkerContext:
-    settings: WorkerSettings
+    settings: WorkerProcessSettings
     pool: asyncpg.Pool
     redis: ArqRedis
     leaderboard: Leaderboard
-    metrics: Metrics
+    metrics: WorkerMetrics
     publisher: TopPublisher
     boards: dict[str, Board]  # in configuration order
     next_prune: dict[str, float] = field(default_factory=dict)  # board -> monotonic time of the next prune

@@ -22,7 +22,7 @@ from scoreboard.domain.events import TOP_SIZE, leaderboard_updated
 from scoreboard.domain.ranking import shared_ranks, unique_ranks
 from scoreboard.redis_store import events
 from scoreboard.redis_store.leaderboard import Leaderboard, TooSoon
-from scoreboard.telemetry.metrics import Metrics
+from services.worker.metrics import WorkerMetrics
 
 log = logging.getLogger("scoreboard.worker.top")
 
@@ -32,7 +32,7 @@ class TopPublisher:
         self,
         redis: Redis,
         leaderboard: Leaderboard,
-        metrics: Metrics,
+        metrics: WorkerMetrics,
         boards: Mapping[str, Board],
         *,
         coalesce_ms: int,

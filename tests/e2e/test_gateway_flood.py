@@ -49,7 +49,7 @@ def top_of(version: int) -> dict[str, object]:
     entries = [
         RankedEntry(rank, uuid.UUID(int=rank), f"Player {rank}", True, 10_000 - rank) for rank in range(1, 11)
     ]
-    return leaderboard_updated("global", version, entries)
+    return leaderboard_updated("global", "all", version, entries)
 
 
 async def connect(port: int, path: str, result: SseResult, own_user: str | None = None) -> SseClient:
@@ -78,7 +78,7 @@ async def own_events(redis: Redis, owner: uuid.UUID) -> dict[int, float]:
     appended: dict[int, float] = {}
     for score in range(1, int(FLOOD_S / OWN_EVERY_S)):
         await asyncio.sleep(OWN_EVERY_S)
-        payload = user_score_updated("global", owner, score, 1)
+        payload = user_score_updated("global", "all", owner, score, 1)
         entry_id = await events.append(redis, payload, maxlen=100_000, user_id=str(owner), public=True)
         appended[score] = stream_id_key(entry_id)[0] / 1000
     return appended

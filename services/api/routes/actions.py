@@ -13,7 +13,8 @@ from scoreboard.security.tickets import Ticket
 from scoreboard.web.responses import JSONResponse
 from services.api.context import context_of
 from services.api.guards import guarded_principal
-from services.api.schemas import ActionRequest, load_object, read_body, validate
+from services.api.request_body import load_object, read_body
+from services.api.schemas import ActionRequest, validate
 
 
 async def create_action(request: Request) -> Response:

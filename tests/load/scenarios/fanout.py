@@ -75,7 +75,7 @@ def synthetic_top(version: int) -> dict[str, object]:
         RankedEntry(rank, uuid.UUID(int=rank), f"Player {rank}", True, 1_000_000 - rank)
         for rank in range(1, 11)
     ]
-    return leaderboard_updated(DEFAULT_BOARD, version, entries)
+    return leaderboard_updated(DEFAULT_BOARD, "all", version, entries)
 
 
 async def inject(redis: Redis, per_s: float, seconds: float, first_version: int) -> int:
