@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from scoreboard.domain.boards import Board
 from scoreboard.domain.windows import Window
-from services.gateway.frames import Frame
+from services.gateway.frames import NEVER, Frame, TopOrder
 from services.gateway.subscriber import Subscriber
 
 
@@ -41,13 +41,17 @@ class BoardState:
             if not owners:
                 del self.owners[subscriber.user_id]
 
+    @property
+    def order(self) -> TopOrder:
+        return (self.window.index, self.version) if self.window is not None else NEVER
+
     def update_top(self, top: Frame, version: int, window_id: str) -> bool:
         """Keep `top` if it is newer than the one held; True when it replaced it."""
         try:
             window = self.board.rule.parse(window_id)
         except ValueError:
             return False  # not a window of this board as configured here
-        if self.window is not None and (window.index, version) <= (self.window.index, self.version):
+        if (window.index, version) <= self.order:
             return False
         self.top, self.version, self.window = top, version, window
         self.published_ms = top.id_key[0]

@@ -29,7 +29,7 @@ from scoreboard.redis_store.events import StreamEvent, stream_id_key
 from scoreboard.redis_store.leaderboard import Leaderboard
 from scoreboard.telemetry import tracing
 from services.gateway.board import BoardState
-from services.gateway.frames import Frame, frame
+from services.gateway.frames import Frame, TopOrder, frame
 from services.gateway.metrics import GatewayMetrics
 from services.gateway.pacer import CHUNK, StatePacer
 from services.gateway.state_interval import StateInterval
@@ -226,9 +226,9 @@ class Broadcaster:
         if event.committed_us:
             self._metrics.deliver_latency.observe(max(0.0, time.time() - event.committed_us / 1e6))
 
-    def snapshot(self, board_id: str) -> tuple[Frame | None, int]:
+    def snapshot(self, board_id: str) -> tuple[Frame | None, TopOrder]:
         board = self.boards[board_id]
-        return board.top, board.version
+        return board.top, board.order
 
     async def missed_since(
         self, last_event_id: str, board_id: str, user_id: str, limit: int

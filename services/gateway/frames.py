@@ -14,6 +14,10 @@ from sse_starlette.event import ServerSentEvent
 
 from scoreboard.redis_store.events import stream_id_key
 
+# Which Top 10 is newer: a later window's, then a higher version within a window.
+TopOrder = tuple[int, int]  # (window index, version)
+NEVER: TopOrder = (-(2**63), -1)
+
 
 def body_message(payload: bytes) -> dict[str, Any]:
     return {"type": "http.response.body", "body": payload, "more_body": True}

@@ -63,7 +63,7 @@ class StatePacer:
         for offset in range(0, len(subscribers), CHUNK):
             if offset:
                 await asyncio.sleep(0)  # let own events (and everything else) through
-            top, version = board.top, board.version  # the newest, also after a yield
+            top, version = board.top, board.order  # the newest, also after a yield
             if top is None:
                 return False
             for subscriber in subscribers[offset : offset + CHUNK]:

@@ -16,7 +16,7 @@ import asyncio
 import math
 from typing import Any
 
-from services.gateway.frames import PING, PING_CHUNK, PING_MESSAGE, Frame
+from services.gateway.frames import NEVER, PING, PING_CHUNK, PING_MESSAGE, Frame, TopOrder
 from services.gateway.inline_send import HttptoolsCycle, PendingWrite, SendCoroutine, write_body
 
 
@@ -60,11 +60,11 @@ class Subscriber:
         self.ping_due = False
         self.top: Frame | None = None  # the newest Top 10, waiting while the client lags
         self.own: Frame | None = None  # the owner's newest event, waiting while the client lags
-        self.top_version = -1  # the newest Top 10 version handed to this client
+        self.top_version: TopOrder = NEVER  # the newest Top 10 handed to this client
         self.top_at = -math.inf  # loop time it was handed over (the pacer spaces them)
         self.skip_until = (0, 0)  # own events up to here were already sent (replayed, or resumed)
 
-    def offer_top(self, frame: Frame, version: int, now: float) -> None:
+    def offer_top(self, frame: Frame, version: TopOrder, now: float) -> None:
         self.top_version = version
         self.top_at = now
         if self.idle and not self.kicked:

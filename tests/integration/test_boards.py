@@ -237,3 +237,53 @@ async def test_an_increment_racing_the_boundary_lands_in_one_window_and_its_retr
         assert per_window == events == len(answers)
     finally:
         await connection.close()
+
+
+def day_before(window_id: str, days: int) -> str:
+    return (datetime.fromisoformat(window_id) - timedelta(days=days)).date().isoformat()
+
+
+async def test_the_worker_builds_current_windows_and_prunes_those_past_retention(
+    boards_worker: WorkerContext, database_url: str
+) -> None:
+    ann = Player("Ann")
+    kept, pruned = day_before(today(), 2), day_before(today(), 3)  # daily retains 2 past windows
+    connection = await asyncpg.connect(database_url)
+    try:
+        await connection.execute("INSERT INTO users (id, display_name) VALUES ($1, 'Ann')", ann.user_id)
+        for window_id, score in ((today(), 7), (kept, 5), (pruned, 3)):
+            await connection.execute(
+                "INSERT INTO scores (board_id, window_id, user_id, score, reached_at) "
+                "VALUES ('daily', $1, $2, $3, now())",
+                window_id,
+                ann.user_id,
+                score,
+            )
+
+        outcome = await reconciler.reconcile({"scoreboard": boards_worker})
+
+        left = await connection.fetch("SELECT window_id FROM scores WHERE board_id = 'daily' ORDER BY 1")
+    finally:
+        await connection.close()
+    assert "pruned:1" in outcome
+    assert [row["window_id"] for row in left] == sorted([today(), kept])
+    leaderboard = boards_worker.leaderboard
+    assert await leaderboard.is_ready("daily", today())
+    assert await leaderboard.score_and_rank("daily", today(), ann.user_id) == (7, 1)
+    assert await leaderboard.is_ready("global", "all")
+    assert not await leaderboard.is_ready("daily", kept)  # past windows are read from PostgreSQL
+
+
+async def test_a_windows_redis_keys_expire_after_it_and_all_time_ones_never(
+    api: httpx.AsyncClient, boards_worker: WorkerContext
+) -> None:
+    await Player("Ann").play(api, "quiz")
+    redis = boards_worker.redis
+    end = datetime.fromisoformat(today()).replace(tzinfo=ZoneInfo(DAILY_TZ)) + timedelta(days=1)
+
+    daily_ttl_ms = await redis.pttl(f"sb:{{board:daily:{today()}}}:ranking")
+    global_ttl_ms = await redis.pttl("sb:{board:global}:ranking")
+
+    until_end_ms = (end - datetime.now(UTC)).total_seconds() * 1000
+    assert until_end_ms < daily_ttl_ms <= until_end_ms + 10 * 60 * 1000 + 1000  # the window, plus grace
+    assert global_ttl_ms == -1

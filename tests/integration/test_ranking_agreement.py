@@ -161,3 +161,31 @@ async def test_live_applies_in_any_order_with_stale_copies_end_in_the_same_order
     assert [(e.user_id, e.score) for e in redis_top] == [(row.user_id, row.score) for row in expected]
     assert [(e.user_id, e.score) for e in db_top] == [(row.user_id, row.score) for row in expected]
     assert await worker.redis.zcard(f"sb:{{board:{BOARD}}}:ranking") == len(rows)
+
+
+def _shared_ranks(rows: list[Row]) -> dict[UUID, int]:
+    """Python's answer for a board with shared ranks: one more than the number of higher scores."""
+    return {row.user_id: 1 + sum(1 for other in rows if other.score > row.score) for row in rows}
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=BOARDS)
+async def test_shared_ranks_agree_between_redis_db_and_python(worker: WorkerContext, rows: list[Row]) -> None:
+    """A board with `ranks: shared` (1, 2, 2, 4): the same list order, equal scores one rank."""
+    await _reset(worker)
+    await _load(worker, rows)
+    expected_order = _expected(rows)
+    shared = _shared_ranks(rows)
+
+    for row in rows:
+        want = (row.score, shared[row.user_id])
+        assert await worker.leaderboard.score_and_rank(BOARD, WINDOW, row.user_id, shared=True) == want
+        assert await scores.score_and_rank(worker.pool, BOARD, WINDOW, row.user_id, shared=True) == want
+
+    for offset in (0, 1, 3, len(rows) // 2):
+        page_redis = await worker.leaderboard.top(BOARD, WINDOW, 5, offset, shared=True)
+        page_db = await scores.top(worker.pool, BOARD, WINDOW, 5, offset, shared=True)
+        assert page_redis is not None
+        want_page = [(shared[row.user_id], row.user_id) for row in expected_order[offset : offset + 5]]
+        assert [(e.rank, e.user_id) for e in page_redis] == want_page
+        assert [(e.rank, e.user_id) for e in page_db] == want_page

@@ -354,7 +354,7 @@ async def test_a_client_that_just_got_a_snapshot_waits_an_interval_for_the_next(
     try:
         await client.until_idle()
         greeted = loop.time()
-        client.subscriber.top_version, client.subscriber.top_at = 0, greeted  # as its greeting does
+        client.subscriber.top_version, client.subscriber.top_at = (0, 0), greeted  # as its greeting does
         broadcaster.dispatch(top_event(1))
         await asyncio.sleep(0.1)
         assert versions(client.connection.body) == []  # too soon after its snapshot
