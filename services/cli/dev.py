@@ -34,6 +34,18 @@ from services.cli import dev_secrets
 
 READY_TIMEOUT_S = 60.0
 
+# What `scoreboard dev` shows unless SCOREBOARD_BOARDS is set: one board of each kind.
+SHOWCASE_BOARDS = {
+    "global": {"title": "All time"},
+    "daily": {"window": "day", "tz": "Europe/Paris", "retain": 7, "title": "Today (Paris)"},
+    "weekly": {"window": "week", "ranks": "shared", "title": "This week (shared ranks)"},
+    "sprint": {
+        "window": {"seconds": 120, "anchor": "2026-01-01T00:00:00Z"},
+        "retain": 30,
+        "title": "2-minute sprint",
+    },
+}
+
 
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
@@ -104,6 +116,7 @@ class DevStack:
         api_origin = f"http://{host}:{self.args.api_port}"
         env.setdefault("SCOREBOARD_CORS_ORIGINS", f"{api_origin},http://localhost:{self.args.api_port}")
         env["SCOREBOARD_DEV_SIGNING_ROUTE"] = "true"
+        env.setdefault("SCOREBOARD_BOARDS", json.dumps(SHOWCASE_BOARDS))
         if self.args.allow_remote_dev_routes_insecure:
             env["SCOREBOARD_DEV_ROUTES_ALLOW_REMOTE_INSECURE"] = "true"
             print(

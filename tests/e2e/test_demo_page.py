@@ -8,6 +8,7 @@ Playwright (`apt-get install chromium`, `pip install playwright`; no `playwright
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
@@ -15,9 +16,13 @@ from pathlib import Path
 
 import pytest
 
+from services.cli.dev import SHOWCASE_BOARDS
 from tests.factories import service_environment
 from tests.processes import ServiceProcess, running
 
+# scoreboard dev's boards, with a sprint long enough not to roll over while a test looks at it.
+SPRINT = SHOWCASE_BOARDS["sprint"] | {"window": {"seconds": 86_400, "anchor": "2026-01-01T00:00:00Z"}}
+BOARDS = SHOWCASE_BOARDS | {"sprint": SPRINT}
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM_ARGS = [
@@ -63,7 +68,7 @@ def _stack(
     database_url: str, redis_url: str, logs: Path, api_env: dict[str, str], gateway_env: dict[str, str]
 ) -> Iterator[dict[str, ServiceProcess]]:
     """api, worker and gateway as real processes, set up as `scoreboard dev` sets them up."""
-    env = service_environment(database_url, redis_url)
+    env = service_environment(database_url, redis_url) | {"SCOREBOARD_BOARDS": json.dumps(BOARDS)}
     gateway = ServiceProcess("gateway", env, log_path=logs / "gateway.log")
     api = ServiceProcess("api", env, log_path=logs / "api.log")
     api.env = {
@@ -217,6 +222,15 @@ async def test_a_click_changes_both_players_top_10(
         assert await ann.board() == [["1", "Ben", "2"], ["2", "Ann", "1"]]
         assert await ann.page.get_attribute("#board tr:nth-child(2)", "class") == "me"
         assert await ben.page.get_attribute("#board tr:nth-child(1)", "class") == "me"
+
+        # Another board: every point counts on the sprint board too, in its current window.
+        await ann.page.select_option("#boards", "sprint")
+        await ann.page.wait_for_function(
+            "() => document.getElementById('window').textContent.startsWith('window 20')"
+        )
+        await ann.wait_for_board(["1", "Ben", "2"], ["2", "Ann", "1"], since=time.monotonic())
+        await ann.page.wait_for_function("() => document.getElementById('my-score').textContent === '1'")
+        await _live(ann)
 
         for player in (ann, ben):
             assert await player.status() == "live", player.errors
