@@ -10,6 +10,7 @@ from starlette.requests import Request
 
 from scoreboard.db.group_commit import GroupCommitter
 from scoreboard.domain.actions import ActionType
+from scoreboard.flags.runtime import FlagsRuntime
 from scoreboard.redis_store.jobs import JobQueue
 from scoreboard.redis_store.leaderboard import Leaderboard
 from scoreboard.redis_store.rate_limit import RateLimiter
@@ -43,6 +44,7 @@ class ApiContext:
     read_limiter: ReadLimiter
     boards: frozenset[str]
     committer: GroupCommitter | None  # None: one transaction per increment
+    flags: FlagsRuntime
     top_queries: TopQueries = field(default_factory=TopQueries)
 
     def count_top_cache(self, hit: bool) -> None:

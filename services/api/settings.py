@@ -7,6 +7,7 @@ from pydantic import Field, model_validator
 from scoreboard.config import (
     ActionSettings,
     DatabaseSettings,
+    FlagSettings,
     HttpSettings,
     JwtSettings,
     LeaderboardSettings,
@@ -25,6 +26,7 @@ class ApiSettings(
     WriteSettings,
     HttpSettings,
     LeaderboardSettings,
+    FlagSettings,
 ):
     # Group commit: concurrent increments share a transaction (libs/scoreboard/db/group_commit.py).
     db_group_commit: bool = True
