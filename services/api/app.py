@@ -17,7 +17,7 @@ from scoreboard.domain.actions import ActionType
 from scoreboard.domain.models import DEFAULT_BOARD
 from scoreboard.flags.runtime import FlagsRuntime
 from scoreboard.redis_store.connection import create_redis
-from scoreboard.redis_store.jobs import JobQueue
+from scoreboard.redis_store.job_queue import JobQueue
 from scoreboard.redis_store.leaderboard import Leaderboard
 from scoreboard.redis_store.rate_limit import RateLimiter
 from scoreboard.redis_store.ticket_stagger import TicketStagger

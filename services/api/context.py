@@ -11,7 +11,7 @@ from starlette.requests import Request
 from scoreboard.db.group_commit import GroupCommitter
 from scoreboard.domain.actions import ActionType
 from scoreboard.flags.runtime import FlagsRuntime
-from scoreboard.redis_store.jobs import JobQueue
+from scoreboard.redis_store.job_queue import JobQueue
 from scoreboard.redis_store.leaderboard import Leaderboard
 from scoreboard.redis_store.rate_limit import RateLimiter
 from scoreboard.redis_store.ticket_stagger import TicketStagger

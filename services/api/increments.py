@@ -11,6 +11,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+from redis.asyncio.client import Pipeline
 
 from scoreboard.db import score_events
 from scoreboard.db.pool import UNAVAILABLE_ERRORS as DB_DOWN
@@ -27,7 +28,7 @@ from scoreboard.domain.events import TOP_SIZE
 from scoreboard.domain.models import DEFAULT_BOARD, IncrementRecord, Principal, ScoreState
 from scoreboard.domain.ranking import to_micros
 from scoreboard.redis_store.connection import UNAVAILABLE_ERRORS as REDIS_DOWN
-from scoreboard.redis_store.jobs import apply_score_payload
+from scoreboard.redis_store.job_queue import apply_score_job
 from scoreboard.security.signing import canonical_increment, signature_matches, timestamp_in_window
 from scoreboard.security.tickets import check_ticket
 from scoreboard.telemetry import tracing
@@ -175,7 +176,7 @@ async def rank_after_commit(
     in one round trip. If Redis is away, the rank comes from the database and the reconciler
     carries the state over later."""
     state = ScoreState(DEFAULT_BOARD, principal.user_id, record.score_after, to_micros(record.reached_at))
-    payload = apply_score_payload(
+    job = apply_score_job(
         state,
         display_name=principal.display_name,
         is_public=is_public,
@@ -183,11 +184,14 @@ async def rank_after_commit(
         committed_us=to_micros(record.reached_at),
         traceparent=tracing.current_traceparent(),
     )
+
+    async def enqueue(pipe: Pipeline) -> None:
+        await context.jobs.add_to(pipe, job)
+
     try:
-        async with context.redis.pipeline(transaction=False) as pipe:
-            await context.leaderboard.queue_write_through(pipe, state, principal.display_name, is_public)
-            await context.jobs.queue_apply_score(pipe, payload)
-            applied_raw, _, _ = await pipe.execute()
+        outcome = await context.leaderboard.write_through(
+            state, principal.display_name, is_public, also=enqueue
+        )
     except REDIS_DOWN:
         context.metrics.enqueue_failures.inc()
         log.warning(
@@ -196,7 +200,6 @@ async def rank_after_commit(
         )
         return await _rank_from_database(context, principal.user_id), None
     context.metrics.jobs.labels("apply_score", "enqueued").inc()
-    outcome = context.leaderboard.write_through_outcome(applied_raw)
     if not outcome.board_ready:  # being rebuilt: its ranks are partial
         return await _rank_from_database(context, principal.user_id), None
     top = None

@@ -1,7 +1,8 @@
 """SSE frames, encoded once per event by sse-starlette's encoder and shared by every client.
 
-Each frame also carries its ASGI body message, built once: the same dict goes to every
-connection's `send` (the server only reads it), so a delivery allocates no message of its own.
+Each frame also carries its ASGI body message and its HTTP chunk, built once: the same dict goes
+to every connection's `send` (the server only reads it), the same bytes to every transport that
+takes them directly (services/gateway/inline_send.py), so a delivery allocates nothing of its own.
 """
 
 from __future__ import annotations
@@ -18,14 +19,21 @@ def body_message(payload: bytes) -> dict[str, Any]:
     return {"type": "http.response.body", "body": payload, "more_body": True}
 
 
+def http_chunk(payload: bytes) -> bytes:
+    """The payload as one chunk of a chunked HTTP/1.1 body, as the server would frame it."""
+    return b"%x\r\n%s\r\n" % (len(payload), payload)
+
+
 @dataclass(frozen=True, slots=True)
 class Frame:
     id_key: tuple[int, int]
     payload: bytes
     message: dict[str, Any] = field(init=False, compare=False, repr=False)
+    chunk: bytes = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "message", body_message(self.payload))
+        object.__setattr__(self, "chunk", http_chunk(self.payload))
 
 
 def encode(event_type: str, data: bytes, entry_id: str | None) -> bytes:
@@ -41,6 +49,7 @@ def frame(event_type: str, data: bytes, entry_id: str | None) -> Frame:
 # The heartbeat: an SSE comment line, shared by every connection.
 PING: bytes = ServerSentEvent(comment="ping").encode()
 PING_MESSAGE: dict[str, Any] = body_message(PING)
+PING_CHUNK: bytes = http_chunk(PING)
 
 
 def retry_frame(retry_ms: int, reason: str) -> bytes:

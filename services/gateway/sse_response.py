@@ -20,7 +20,7 @@ from typing import Any, cast
 from starlette.types import Receive, Send
 
 from services.gateway.frames import body_message
-from services.gateway.inline_send import SendCoroutine, finish
+from services.gateway.inline_send import SendCoroutine, direct_cycle, finish
 from services.gateway.subscriber import Subscriber
 
 HEADERS = [
@@ -92,6 +92,7 @@ class SubscriberStream:
         if self.headers is not None:  # the greeting: headers, then the snapshot or what was missed
             headers, self.headers = self.headers, None
             await self._write(send, {"type": "http.response.start", "status": 200, "headers": headers})
+            subscriber.cycle = direct_cycle(cast(SendCoroutine, send))
             return False
         if self.initial is not None:
             initial, self.initial = b"".join(self.initial), None

@@ -16,14 +16,15 @@ import asyncio
 import math
 from typing import Any
 
-from services.gateway.frames import PING, PING_MESSAGE, Frame
-from services.gateway.inline_send import PendingWrite, SendCoroutine, send_now
+from services.gateway.frames import PING, PING_CHUNK, PING_MESSAGE, Frame
+from services.gateway.inline_send import HttptoolsCycle, PendingWrite, SendCoroutine, write_body
 
 
 class Subscriber:
     __slots__ = (
         "board_id",
         "closed",
+        "cycle",
         "deadline",
         "evicted",
         "expired",
@@ -46,6 +47,7 @@ class Subscriber:
         self.board_id = board_id
         self.user_id = user_id
         self.send: SendCoroutine | None = None
+        self.cycle: HttptoolsCycle | None = None  # set once the body began: direct writes
         self.task: asyncio.Task[Any] | None = None  # the connection's task, once it streams
         self.idle = False  # its task waits in receive(): frames are written inline
         self.kicked = False  # its task was cancelled to make it look at the flags below
@@ -66,7 +68,7 @@ class Subscriber:
         self.top_version = version
         self.top_at = now
         if self.idle and not self.kicked:
-            self._write_now(frame.message)
+            self._write_now(frame.message, frame.chunk)
         else:
             self.top = frame  # replaces an older one still waiting
 
@@ -74,13 +76,13 @@ class Subscriber:
         if frame.id_key <= self.skip_until:
             return
         if self.idle and not self.kicked:
-            self._write_now(frame.message)
+            self._write_now(frame.message, frame.chunk)
         else:
             self.own = frame  # the owner's newest score replaces an older one still waiting
 
     def heartbeat(self) -> None:
         if self.idle and not self.kicked:
-            self._write_now(PING_MESSAGE)
+            self._write_now(PING_MESSAGE, PING_CHUNK)
         else:
             self.ping_due = True
 
@@ -90,10 +92,10 @@ class Subscriber:
             self.kicked = True
             self.task.cancel()
 
-    def _write_now(self, message: dict[str, Any]) -> None:
+    def _write_now(self, message: dict[str, Any], chunk: bytes) -> None:
         assert self.send is not None
         try:
-            pending = send_now(self.send, message)
+            pending = write_body(self.send, self.cycle, message, chunk)
         except Exception:
             self.closed = True
             self.kick()

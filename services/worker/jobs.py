@@ -58,12 +58,9 @@ async def apply_score(ctx: dict[str, Any], payload: dict[str, Any]) -> str:
 
 async def _apply(context: WorkerContext, state: ScoreState, payload: dict[str, Any]) -> str:
     try:
-        async with context.redis.pipeline(transaction=False) as pipe:  # one round trip, as the API
-            await context.leaderboard.queue_write_through(
-                pipe, state, payload["displayName"], bool(payload["public"])
-            )
-            applied_raw, _ = await pipe.execute()
-        outcome = context.leaderboard.write_through_outcome(applied_raw)
+        outcome = await context.leaderboard.write_through(
+            state, payload["displayName"], bool(payload["public"])
+        )
         # While the board is rebuilt its ranks are partial: the reconciler announces this state
         # (still unannounced) with its true rank once the board is ready.
         if outcome.needs_event and outcome.board_ready:

@@ -17,7 +17,7 @@ from redis.exceptions import RedisError
 from scoreboard.db.pool import create_pool_lazily
 from scoreboard.redis_store.connection import UNAVAILABLE_ERRORS as REDIS_DOWN
 from scoreboard.redis_store.connection import create_redis
-from scoreboard.redis_store.jobs import APPLY_SCORE, REFRESH_PROFILES, job_deserializer, job_serializer
+from scoreboard.redis_store.job_queue import APPLY_SCORE, REFRESH_PROFILES, job_deserializer, job_serializer
 from scoreboard.redis_store.keys import JOB_QUEUE
 from scoreboard.redis_store.leaderboard import Leaderboard
 from scoreboard.telemetry.metrics import Metrics

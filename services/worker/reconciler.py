@@ -37,15 +37,9 @@ from services.worker.jobs import announce
 
 log = logging.getLogger("scoreboard.worker.reconciler")
 
-LOCK_TTL_MS = 60_000
 TICK_BUDGET_S = 0.8
 
 PageHook = Callable[[int], Awaitable[None]]
-
-_RELEASE_LOCK = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
 
 
 async def reconcile(ctx: dict[str, Any]) -> str:
@@ -82,13 +76,13 @@ async def rebuild(context: WorkerContext, board_id: str, *, on_page: PageHook | 
     """
     keys = BoardKeys(board_id)
     token = secrets.token_hex(8)
-    if not await context.redis.set(keys.rebuild_lock, token, nx=True, px=LOCK_TTL_MS):
+    leaderboard = context.leaderboard
+    if not await leaderboard.lock_rebuild(board_id, token):
         return "rebuild-elsewhere"
     started = time.monotonic()
     started_at = datetime.now(UTC)
-    leaderboard = context.leaderboard
     count = 0
-    writing: asyncio.Task[Any] | None = None
+    writing: asyncio.Future[Any] | None = None
     try:
         if not await leaderboard.begin_rebuild(board_id, token):
             return "rebuild-elsewhere"  # built by another worker between our check and the lock
@@ -104,7 +98,7 @@ async def rebuild(context: WorkerContext, board_id: str, *, on_page: PageHook | 
                         leaderboard.load_rebuild_page(
                             board_id, page.users, page.scores, page.members, page.names, page.public
                         ),
-                        context.redis.pexpire(keys.rebuild_lock, LOCK_TTL_MS),
+                        leaderboard.extend_rebuild_lock(board_id),
                     )
                 )
                 count += len(page)
@@ -124,7 +118,7 @@ async def rebuild(context: WorkerContext, board_id: str, *, on_page: PageHook | 
     finally:
         if writing is not None and not writing.done():
             writing.cancel()
-        await context.redis.eval(_RELEASE_LOCK, 1, keys.rebuild_lock, token)  # type: ignore[misc]
+        await leaderboard.unlock_rebuild(board_id, token)
     context.metrics.rebuilds.inc()
     context.publisher.mark_dirty(board_id)
     log.info(

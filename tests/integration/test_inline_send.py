@@ -15,7 +15,16 @@ import pytest
 import uvicorn
 
 from scoreboard.embedded import free_port
-from services.gateway.inline_send import END, PendingWrite, SendCoroutine, finish, send_now
+from services.gateway.frames import http_chunk
+from services.gateway.inline_send import (
+    END,
+    PendingWrite,
+    SendCoroutine,
+    direct_cycle,
+    finish,
+    send_now,
+    write_body,
+)
 from services.gateway.server import DrainingServer
 
 pytestmark = pytest.mark.parametrize("http", ["h11", "httptools"])
@@ -161,6 +170,39 @@ async def test_one_message_dict_serves_every_connection(harness: Harness) -> Non
         exchange.done.set()
     for _, writer in connections:
         writer.close()
+
+
+async def test_a_direct_body_write_puts_the_same_bytes_on_the_wire_as_send(
+    harness: Harness, http: str
+) -> None:
+    reader, writer = await harness.connect()
+    exchange = await harness.exchanges.get()
+    await read_until(reader, b"\r\n\r\n")  # the response head
+    cycle = direct_cycle(exchange.send)
+    assert (cycle is not None) == (http == "httptools")  # h11 always goes through send
+    payload = b"data: same\n\n"
+    assert send_now(exchange.send, body(payload)) is None
+    assert write_body(exchange.send, cycle, body(payload), http_chunk(payload)) is None
+    wire = await read_until(reader, http_chunk(payload) * 2)
+    assert wire == http_chunk(payload) * 2
+    exchange.done.set()
+    writer.close()
+
+
+async def test_a_direct_body_write_falls_back_to_send_while_writing_is_paused(harness: Harness) -> None:
+    _, writer = await harness.connect(tiny_window=True)
+    exchange = await harness.exchanges.get()
+    await asyncio.sleep(0.05)
+    cycle = direct_cycle(exchange.send)
+    pending: PendingWrite | None = None
+    for _ in range(2_000):
+        pending = write_body(exchange.send, cycle, body(CHUNK), http_chunk(CHUNK))
+        if pending is not None:
+            break
+    assert pending is not None  # not written past the server's flow control
+    pending.close()
+    exchange.done.set()
+    writer.close()
 
 
 async def test_ending_after_the_response_completed_is_refused_by_the_server(harness: Harness) -> None:

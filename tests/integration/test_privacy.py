@@ -8,10 +8,11 @@ from typing import Any
 import asyncpg
 import httpx
 import orjson
-from redis.asyncio import Redis
+from arq.connections import ArqRedis
+from redis.asyncio import ConnectionPool
 
 from scoreboard.redis_store import events
-from scoreboard.redis_store.jobs import REFRESH_PROFILES, job_deserializer
+from scoreboard.redis_store.job_queue import REFRESH_PROFILES, job_deserializer
 from scoreboard.redis_store.keys import JOB_QUEUE
 from services.worker import jobs, profiles, reconciler
 from services.worker.context import WorkerContext
@@ -27,14 +28,13 @@ async def put_privacy(api: httpx.AsyncClient, player: Player, public: Any) -> ht
 
 
 async def queued_refreshes(redis_url: str) -> list[dict[str, Any]]:
-    client = Redis.from_url(redis_url)
+    """The payloads of the queued refresh_profiles jobs, read the way arq reads them."""
+    client = ArqRedis(connection_pool=ConnectionPool.from_url(redis_url), job_deserializer=job_deserializer)
     try:
-        job_ids = await client.zrange(JOB_QUEUE, 0, -1)
-        raw_jobs = [await client.get(b"arq:job:" + job_id) for job_id in job_ids]
+        queued = await client.queued_jobs(queue_name=JOB_QUEUE)
     finally:
         await client.aclose()
-    decoded = [job_deserializer(raw) for raw in raw_jobs if raw]
-    return [job["a"][0] for job in decoded if job["f"] == REFRESH_PROFILES]
+    return [job.args[0] for job in queued if job.function == REFRESH_PROFILES]
 
 
 async def latest_top_event(worker: WorkerContext) -> dict[str, Any]:

@@ -21,7 +21,7 @@ import pytest
 from scoreboard.db import scores
 from scoreboard.domain.models import ScoreState
 from scoreboard.domain.ranking import to_micros
-from scoreboard.redis_store.jobs import apply_score_payload
+from scoreboard.redis_store.job_queue import apply_score_job
 from scoreboard.redis_store.keys import EVENT_STREAM, BoardKeys
 from scoreboard.telemetry.metrics import Metrics
 from services.worker.context import WorkerContext
@@ -173,14 +173,14 @@ async def test_job_never_run_is_announced_once_by_the_reconciler_and_not_again_b
     # The worker comes back and finally runs Ada's queued job: nothing is announced twice.
     row = await worker.pool.fetchrow("SELECT score, reached_at FROM scores WHERE user_id = $1", ada.user_id)
     assert row is not None
-    job = apply_score_payload(
+    job = apply_score_job(
         ScoreState(BOARD, ada.user_id, row["score"], to_micros(row["reached_at"])),
         display_name="Ada",
         is_public=True,
         event_id=1,
         committed_us=0,
         traceparent=None,
-    )
+    ).payload
     assert await apply_score({"scoreboard": worker}, job) == "current"
     assert len(await score_events(worker)) == 2
 

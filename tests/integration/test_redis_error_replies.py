@@ -23,7 +23,7 @@ from redis.exceptions import ResponseError
 from scoreboard.domain.models import ScoreState
 from scoreboard.embedded import EmbeddedRedis, free_port
 from scoreboard.redis_store.connection import UNAVAILABLE_ERRORS, create_redis
-from scoreboard.redis_store.jobs import apply_score_payload
+from scoreboard.redis_store.job_queue import apply_score_job
 from scoreboard.redis_store.leaderboard import Leaderboard
 from scoreboard.redis_store.rate_limit import Check, RateLimiter
 from scoreboard.telemetry.metrics import Metrics
@@ -92,9 +92,8 @@ async def test_a_full_redis_is_unavailable_to_commands_scripts_and_pipelines(
         # Redis 6 wraps an error of a command inside a script: "Error running script ... -OOM ..."
         "script": await _error_of(leaderboard.apply([state])),
     }
-    async with client.pipeline(transaction=False) as pipe:
-        await leaderboard.queue_write_through(pipe, state, "Alice", True)
-        errors["pipeline"] = await _error_of(pipe.execute())
+    # The write-through: a script and a command in one pipeline.
+    errors["pipeline"] = await _error_of(leaderboard.write_through(state, "Alice", True))
     for where, error in errors.items():
         assert isinstance(error, UNAVAILABLE_ERRORS), f"{where}: {type(error).__name__}: {error}"
     await free_up(own_redis)
@@ -163,9 +162,9 @@ async def test_the_worker_retries_and_the_reconciler_skips_while_redis_is_read_o
     try:
         await make_read_only(own_redis)
         state = ScoreState("global", uuid.uuid4(), 5, 1_000)
-        payload = apply_score_payload(
+        payload = apply_score_job(
             state, display_name="Bob", is_public=True, event_id=1, committed_us=1_000, traceparent=None
-        )
+        ).payload
         with pytest.raises(Retry):
             await jobs.apply_score({"scoreboard": context}, payload)
         assert await reconciler.reconcile({"scoreboard": context}) == "skipped,profiles:skipped"

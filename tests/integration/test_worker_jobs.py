@@ -14,7 +14,7 @@ import pytest
 
 from scoreboard.domain.models import ScoreState
 from scoreboard.domain.ranking import to_micros
-from scoreboard.redis_store.jobs import apply_score_payload
+from scoreboard.redis_store.job_queue import apply_score_job
 from scoreboard.redis_store.keys import EVENT_STREAM, PROFILES, BoardKeys
 from services.worker.context import WorkerContext
 from services.worker.jobs import apply_score
@@ -30,14 +30,14 @@ def state(user: uuid.UUID, score: int, at_us: int | None = None) -> ScoreState:
 
 
 def payload(s: ScoreState, *, name: str = "Ada", public: bool = True, event_id: int = 1) -> dict[str, Any]:
-    return apply_score_payload(
+    return apply_score_job(
         s,
         display_name=name,
         is_public=public,
         event_id=event_id,
         committed_us=s.reached_at_us,
         traceparent=None,
-    )
+    ).payload
 
 
 async def run(worker: WorkerContext, job: dict[str, Any]) -> str:

@@ -12,6 +12,7 @@ import importlib
 import sys
 from pathlib import Path
 
+from tests.load.cpus import pin_clients
 from tests.load.procs import raise_open_files_limit
 from tests.load.report import RESULTS_DIR, Report, table, write
 from tests.load.scenarios.common import Options
@@ -32,6 +33,11 @@ def parse(argv: list[str]) -> tuple[list[str], Options]:
     parser.add_argument("--events-per-s", type=float, help="fanout: leaderboard events/s injected")
     parser.add_argument("--rebuild-users", type=int, nargs="+", default=[], help="rebuild: board sizes")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="where the JSON and PNG go")
+    parser.add_argument(
+        "--no-pin",
+        action="store_true",
+        help="let clients and servers share every core (default: clients on the first, servers on the rest)",
+    )
     args = parser.parse_args(argv)
     options = Options(
         smoke=args.smoke,
@@ -44,6 +50,7 @@ def parse(argv: list[str]) -> tuple[list[str], Options]:
         events_per_s=args.events_per_s,
         rebuild_users=args.rebuild_users,
         out=args.out,
+        split=pin_clients(not args.no_pin),
     )
     return list(SCENARIOS) if args.scenario == "all" else [args.scenario], options
 
@@ -58,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     scenarios, options = parse(sys.argv[1:] if argv is None else argv)
     limit = raise_open_files_limit()  # inherited by the services and the generators
     print(f"open files limit: {limit}", file=sys.stderr)
+    where = options.split.describe() if options.split else "not pinned (fewer than 2 cores, or --no-pin)"
+    print(f"cores: {where}", file=sys.stderr)
     failed = False
     for name in scenarios:
         report = asyncio.run(run_one(name, options))

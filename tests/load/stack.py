@@ -18,6 +18,7 @@ from pathlib import Path
 from scoreboard.db.migrate import apply_migrations
 from scoreboard.embedded import EmbeddedPostgres, EmbeddedRedis
 from tests.factories import service_environment
+from tests.load.cpus import Split, run_on
 from tests.processes import ServiceProcess
 
 SERVICES = ("api", "worker", "gateway")
@@ -39,11 +40,41 @@ def rss_kb(pid: int) -> int:
     return 0
 
 
+def _stat(pid: int) -> list[str]:
+    raw = Path(f"/proc/{pid}/stat").read_text()
+    return raw[raw.rindex(")") + 2 :].split()  # the command name may contain spaces
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process, from /proc/<pid>/stat (utime + stime)."""
-    raw = Path(f"/proc/{pid}/stat").read_text()
-    fields = raw[raw.rindex(")") + 2 :].split()  # the command name may contain spaces
+    fields = _stat(pid)
     return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time of a process and all its descendants, including exited ones it reaped
+    (cutime + cstime): PostgreSQL's backends are children of its postmaster."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int(_stat(int(entry.name))[1])
+            except (OSError, ValueError, IndexError):
+                continue  # gone meanwhile
+    tree, frontier = {pid}, [pid]
+    while frontier:
+        parent = frontier.pop()
+        children = [child for child, ppid in parents.items() if ppid == parent and child not in tree]
+        tree.update(children)
+        frontier.extend(children)
+    total = 0.0
+    for member in tree:
+        try:
+            fields = _stat(member)
+        except OSError:
+            continue
+        total += sum(int(value) for value in fields[11:15]) / _CLOCK_TICKS
+    return total
 
 
 @dataclass
@@ -56,15 +87,22 @@ class Stack:
     _postgres: EmbeddedPostgres | None = None
     _redis: EmbeddedRedis | None = None
     _owns_workdir: bool = False
+    cores: frozenset[int] | None = None  # where the servers run (None: anywhere)
 
     @classmethod
     async def start(
-        cls, services: tuple[str, ...] = SERVICES, extra_env: dict[str, str] | None = None
+        cls,
+        services: tuple[str, ...] = SERVICES,
+        extra_env: dict[str, str] | None = None,
+        *,
+        split: Split | None = None,
     ) -> Stack:
+        """Start the servers, on `split.servers` when given (see tests/load/cpus.py)."""
         workdir = Path(tempfile.mkdtemp(prefix="scoreboard-load-"))
         database_url = os.environ.get("SCOREBOARD_DATABASE_URL", "")
         redis_url = os.environ.get("SCOREBOARD_REDIS_URL", "")
         stack = cls(workdir, database_url, redis_url, embedded=not database_url, _owns_workdir=True)
+        stack.cores = split.servers if split else None
         try:
             await stack._start_servers()
             await apply_migrations(stack.database_url, timeout_s=30)
@@ -72,7 +110,10 @@ class Stack:
             for name in services:
                 stack.services[name] = ServiceProcess(name, env, log_path=workdir / f"{name}.log")
             await asyncio.gather(
-                *(asyncio.to_thread(s.start, wait_for="/readyz") for s in stack.services.values())
+                *(
+                    asyncio.to_thread(run_on, stack.cores, s.start, wait_for="/readyz")
+                    for s in stack.services.values()
+                )
             )
         except BaseException:
             await stack.stop()
@@ -82,11 +123,11 @@ class Stack:
     async def _start_servers(self) -> None:
         if not self.database_url:
             self._postgres = EmbeddedPostgres(self.workdir / "postgres", durable=True)
-            await asyncio.to_thread(self._postgres.start)
+            await asyncio.to_thread(run_on, self.cores, self._postgres.start)
             self.database_url = self._postgres.url
         if not self.redis_url:
             self._redis = EmbeddedRedis(self.workdir / "redis", persist=False)
-            await asyncio.to_thread(self._redis.start)
+            await asyncio.to_thread(run_on, self.cores, self._redis.start)
             self.redis_url = self._redis.url
 
     async def stop(self) -> None:
@@ -99,6 +140,14 @@ class Stack:
                     await asyncio.to_thread(server.stop)
         if self._owns_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def server_pids(self) -> dict[str, int]:
+        """Every server process of the stack that runs here (an external server is not ours)."""
+        pids = {name: self.pid(name) for name in self.services}
+        for name, server in (("postgres", self._postgres), ("redis", self._redis)):
+            if server is not None and server.process is not None:
+                pids[name] = server.process.pid
+        return pids
 
     def pid(self, name: str) -> int:
         process = self.services[name].process

@@ -388,19 +388,25 @@ async def test_an_owners_event_is_not_held_behind_a_pass_over_every_listener() -
 # --- the interval in force ----------------------------------------------------------------------
 
 
-def test_the_interval_widens_while_the_loop_is_behind_and_narrows_back() -> None:
+def test_the_interval_widens_while_the_loop_stays_behind_and_narrows_back() -> None:
     metrics = Metrics("gateway")
     interval = StateInterval(0.25, 1.0, metrics.sse_state_interval)
-    interval.observe(0.2, now=0.0)
+    interval.observe(0.3, now=0.0)
+    interval.observe(0.0, now=0.1)  # one late timer is noise (a descheduled process)
+    interval.observe(0.3, now=0.2)
+    interval.observe(0.3, now=0.3)
+    assert interval.seconds == 0.25
+    interval.observe(0.3, now=0.4)  # three in a row: behind
     assert interval.seconds == pytest.approx(0.375)
-    interval.observe(0.2, now=0.1)  # too soon: the last widening has not shown its effect yet
+    for step in range(3):
+        interval.observe(0.3, now=0.5 + step * 0.1)  # too soon: the widening has not shown yet
     assert interval.seconds == pytest.approx(0.375)
-    for step in range(1, 10):
-        interval.observe(0.2, now=step * 1.0)
+    for step in range(1, 40):
+        interval.observe(0.3, now=1.0 + step * 0.5)
     assert interval.seconds == 1.0  # capped
     assert metrics.sse_state_interval._value.get() == 1.0
-    interval.observe(0.03, now=20.0)  # neither behind nor caught up: unchanged
+    interval.observe(0.03, now=30.0)  # neither behind nor caught up: unchanged
     assert interval.seconds == 1.0
     for step in range(100):
-        interval.observe(0.0, now=30.0 + step * 0.1)
+        interval.observe(0.0, now=31.0 + step * 0.1)
     assert interval.seconds == 0.25  # back to the configured interval, not below

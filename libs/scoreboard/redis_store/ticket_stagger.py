@@ -21,19 +21,7 @@ from redis.asyncio import Redis
 from scoreboard.domain.actions import ActionType
 from scoreboard.redis_store.connection import UNAVAILABLE_ERRORS
 from scoreboard.redis_store.keys import ticket_stagger_key
-
-# KEYS: the user's stagger key for one type.  ARGV: min_ms, how far ahead a notBefore may be.
-# Returns {1, notBefore} (unix ms by Redis's clock, so every API process staggers on one clock)
-# or, refused, {0, ms until a ticket would be granted}.
-_RESERVE = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local not_before = math.max(now, tonumber(redis.call('GET', KEYS[1]) or '0')) + tonumber(ARGV[1])
-local ahead = not_before - now
-if ahead > tonumber(ARGV[2]) then return {0, ahead - tonumber(ARGV[2])} end
-redis.call('SET', KEYS[1], not_before, 'PX', ahead)
-return {1, not_before}
-"""
+from scoreboard.redis_store.scripts import Scripts
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +63,7 @@ class LocalStagger:
 
 class TicketStagger:
     def __init__(self, redis: Redis, on_fallback: Callable[[], None] | None = None) -> None:
-        self._script = redis.register_script(_RESERVE)
+        self._script = Scripts(redis).reserve_ticket_slot  # scripts/reserve_ticket_slot.lua
         self._local = LocalStagger()
         self._on_fallback = on_fallback
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import uuid
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -12,7 +11,7 @@ from scoreboard.db import users
 from scoreboard.db.pool import UNAVAILABLE_ERRORS as DB_DOWN
 from scoreboard.domain.errors import Reason, Unavailable
 from scoreboard.redis_store.connection import UNAVAILABLE_ERRORS as REDIS_DOWN
-from scoreboard.redis_store.jobs import REFRESH_PROFILES
+from scoreboard.redis_store.job_queue import refresh_profiles_job
 from scoreboard.web.responses import JSONResponse
 from services.api.context import context_of
 from services.api.guards import guarded_principal
@@ -35,10 +34,7 @@ async def set_privacy(request: Request) -> Response:
         ) from error
     context.top_cache.clear()  # this process shows it at once; the others within their cache window
     try:  # the worker shows it on every board and stream now; else its profile feed does, within ~1 s
-        async with context.redis.pipeline(transaction=False) as pipe:
-            payload = {"userIds": [str(principal.user_id)]}
-            await context.jobs.queue(pipe, REFRESH_PROFILES, payload, f"profiles:{uuid.uuid4()}")
-            await pipe.execute()
+        await context.jobs.enqueue(refresh_profiles_job([principal.user_id]))
     except REDIS_DOWN:
         log.warning("Redis unavailable; the worker's profile feed will carry the privacy change")
     return JSONResponse(

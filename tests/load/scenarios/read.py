@@ -10,9 +10,10 @@ import httpx
 from tests.factories import Player
 from tests.load import gen_read
 from tests.load.baselines import BaselineServer
+from tests.load.cpus import run_on
 from tests.load.gen_read import ReadConfig, ReadResult
 from tests.load.report import Report
-from tests.load.scenarios.common import LOOPBACK, Options, drive
+from tests.load.scenarios.common import LOOPBACK, Options, drive, pinning
 from tests.load.stack import Stack
 from tests.load.stats import merged
 
@@ -55,15 +56,17 @@ async def run(options: Options) -> Report:
         "smoke" if options.smoke else "full",
         {"duration_s": duration, "concurrency": per_process * processes, "generator_processes": processes},
     )
-    stack = await Stack.start()
+    stack = await Stack.start(split=options.split)
     baseline: BaselineServer | None = None
     try:
         body, etag = await seed(stack.services["api"].url)
         body_file = stack.workdir / "top.json"
         body_file.write_bytes(body)
-        baseline = await asyncio.to_thread(
-            BaselineServer("fixed", "--body-file", str(body_file), log_path=stack.workdir / "fixed.log").start
+        fixed_bytes = BaselineServer(
+            "fixed", "--body-file", str(body_file), log_path=stack.workdir / "fixed.log"
         )
+        baseline = await asyncio.to_thread(run_on, stack.cores, fixed_bytes.start)
+        report.params["cpu_pinning"] = pinning(options, stack.server_pids() | {"baseline": baseline.pid})
 
         async def measure(
             label: str, port: int, path: str, headers: dict[str, str], expect: int

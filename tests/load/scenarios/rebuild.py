@@ -20,7 +20,7 @@ from scoreboard.domain.models import DEFAULT_BOARD
 from scoreboard.redis_store.keys import BoardKeys
 from tests.load.baselines import bare_rebuild
 from tests.load.report import Report
-from tests.load.scenarios.common import Options
+from tests.load.scenarios.common import Options, pinning
 from tests.load.stack import Stack
 from tests.load.stats import Progress
 
@@ -73,7 +73,8 @@ async def run(options: Options) -> Report:
     sizes: list[int] = options.pick(options.rebuild_users, [2_000], [100_000, 1_000_000])
     timeout_s = options.pick(options.duration_s, 30.0, 150.0)
     report = Report("rebuild", "smoke" if options.smoke else "full", {"sizes": sizes, "timeout_s": timeout_s})
-    stack = await Stack.start(services=("worker",))
+    stack = await Stack.start(services=("worker",), split=options.split)
+    report.params["cpu_pinning"] = pinning(options, stack.server_pids())
     redis = Redis.from_url(stack.redis_url)
     try:
         if await wait_rebuilt(redis, 0, 30, "rebuild: first (empty) build") is None:

@@ -9,7 +9,7 @@ from tests.load import gen_write
 from tests.load.baselines import AsyncpgLoopConfig, asyncpg_loop
 from tests.load.gen_write import PhaseResult, WriteConfig, WriteResult
 from tests.load.report import Report
-from tests.load.scenarios.common import LOOPBACK, Options, drive, split
+from tests.load.scenarios.common import LOOPBACK, Options, drive, pinning, split
 from tests.load.stack import Stack
 
 API_POOL_SIZE = 10  # SCOREBOARD_DB_POOL_MAX's default, which the API runs with here
@@ -50,7 +50,8 @@ async def run(options: Options) -> Report:
             "sweep_fractions_of_max": list(sweep),
         },
     )
-    stack = await Stack.start()
+    stack = await Stack.start(split=options.split)
+    report.params["cpu_pinning"] = pinning(options, stack.server_pids())
     try:
         base = combine(
             await drive(
