@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from scoreboard.config import HttpSettings, ProxySettings, RedisSettings, TicketSettings
+from scoreboard.config import FlagSettings, HttpSettings, ProxySettings, RedisSettings, TicketSettings
 
 
-class GatewaySettings(RedisSettings, TicketSettings, HttpSettings, ProxySettings):
+class GatewaySettings(RedisSettings, TicketSettings, HttpSettings, ProxySettings, FlagSettings):
     sse_heartbeat_s: float = Field(default=15.0, gt=0)
     # At most one Top 10 per client per interval; widened up to the maximum while the loop lags.
     sse_state_interval_ms: int = Field(default=250, ge=10, le=60_000)

@@ -9,6 +9,7 @@ import asyncpg
 from arq.connections import ArqRedis
 
 from scoreboard.domain.models import DEFAULT_BOARD
+from scoreboard.flags.runtime import FlagsRuntime
 from scoreboard.redis_store.leaderboard import Leaderboard
 from scoreboard.telemetry.metrics import Metrics
 from services.worker.settings import WorkerSettings
@@ -24,6 +25,7 @@ class WorkerContext:
     metrics: Metrics
     publisher: TopPublisher
     boards: tuple[str, ...] = (DEFAULT_BOARD,)
+    flags: FlagsRuntime | None = None  # started by run(): tests drive jobs without it
 
 
 def context_of(ctx: dict[str, Any]) -> WorkerContext:

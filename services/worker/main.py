@@ -15,6 +15,7 @@ from arq.worker import Worker, func
 from redis.exceptions import RedisError
 
 from scoreboard.db.pool import create_pool_lazily
+from scoreboard.flags.runtime import FlagsRuntime
 from scoreboard.redis_store.connection import UNAVAILABLE_ERRORS as REDIS_DOWN
 from scoreboard.redis_store.connection import create_redis
 from scoreboard.redis_store.job_queue import APPLY_SCORE, REFRESH_PROFILES, job_deserializer, job_serializer
@@ -23,6 +24,7 @@ from scoreboard.redis_store.leaderboard import Leaderboard
 from scoreboard.telemetry.metrics import Metrics
 from services.worker import jobs, profiles, reconciler
 from services.worker.context import WorkerContext
+from services.worker.flags_mirror import mirroring_source
 from services.worker.health import EmbeddedServer, create_health_app
 from services.worker.settings import WorkerSettings
 from services.worker.top_publisher import TopPublisher
@@ -46,7 +48,10 @@ def build_context(settings: WorkerSettings, metrics: Metrics) -> WorkerContext:
         coalesce_ms=settings.leaderboard_coalesce_ms,
         stream_maxlen=settings.stream_maxlen,
     )
-    return WorkerContext(settings, pool, redis, leaderboard, metrics, publisher)
+    flags = FlagsRuntime(
+        settings, service="worker", source=mirroring_source(pool, redis), source_name="postgres"
+    )
+    return WorkerContext(settings, pool, redis, leaderboard, metrics, publisher, flags=flags)
 
 
 def build_worker(settings: WorkerSettings, context: WorkerContext) -> Worker:
@@ -89,6 +94,8 @@ async def run(settings: WorkerSettings) -> None:
     metrics = Metrics("worker")
     context = build_context(settings, metrics)
     await context.pool
+    if context.flags is not None:
+        context.flags.start()
     health = EmbeddedServer(
         uvicorn.Config(
             create_health_app(context.pool, context.redis, metrics),
@@ -102,6 +109,8 @@ async def run(settings: WorkerSettings) -> None:
     try:
         await _work_until_stopped(settings, context)
     finally:
+        if context.flags is not None:
+            await context.flags.stop()
         await context.publisher.stop()
         health.should_exit = True
         with contextlib.suppress(asyncio.CancelledError):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from scoreboard.config import DatabaseSettings, LeaderboardSettings, RedisSettings
+from scoreboard.config import DatabaseSettings, FlagSettings, LeaderboardSettings, RedisSettings
 
 
-class WorkerSettings(DatabaseSettings, RedisSettings, LeaderboardSettings):
+class WorkerSettings(DatabaseSettings, RedisSettings, LeaderboardSettings, FlagSettings):
     worker_host: str = "127.0.0.1"
     worker_port: int = Field(default=8002, ge=0, le=65535)  # /healthz, /readyz, /metrics
     worker_max_jobs: int = Field(default=100, ge=1)
