@@ -14,7 +14,7 @@ from scoreboard.security.bearer import mint_dev_token
 from scoreboard.security.client import build_increment_request
 from services.api.settings import ApiSettings
 from services.gateway.settings import GatewaySettings
-from services.worker.settings import WorkerSettings
+from services.worker.settings import WorkerProcessSettings
 
 JWT_SECRET = "test-jwt-secret-0123456789abcdef0123456789abcdef"
 TICKET_SECRET = "test-ticket-secret-0123456789abcdef0123456789"
@@ -44,10 +44,10 @@ def api_settings(database_url: str, redis_url: str, **overrides: Any) -> ApiSett
     return ApiSettings(**values)
 
 
-def worker_settings(database_url: str, redis_url: str, **overrides: Any) -> WorkerSettings:
+def worker_settings(database_url: str, redis_url: str, **overrides: Any) -> WorkerProcessSettings:
     values: dict[str, Any] = {"database_url": database_url, "redis_url": redis_url, "worker_port": 0}
     values.update(overrides)
-    return WorkerSettings(**values)
+    return WorkerProcessSettings(**values)
 
 
 def gateway_settings(redis_url: str, **overrides: Any) -> GatewaySettings:

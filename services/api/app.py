@@ -26,9 +26,11 @@ from scoreboard.security.realtime_tokens import RealtimeTokens
 from scoreboard.security.tickets import TicketBook
 from scoreboard.telemetry.metrics import Metrics
 from scoreboard.web.errors import EXCEPTION_HANDLERS
+from scoreboard.web.health import probe_routes
 from scoreboard.web.request_context import HttpPolicy, cors_policy, middleware_stack
 from services.api import openapi
 from services.api.context import ApiContext
+from services.api.metrics import ApiMetrics
 from services.api.read_limit import ReadLimiter
 from services.api.routes import actions, admin, demo, health, increments, leaderboard, privacy, realtime
 from services.api.settings import ApiSettings
@@ -36,7 +38,7 @@ from services.api.top_cache import TopCache
 from services.api.top_fast_path import TopFastPath
 
 
-def _routes(settings: ApiSettings) -> list[Route]:
+def _routes(settings: ApiSettings, metrics: Metrics) -> list[Route]:
     routes = [
         Route("/api/actions", actions.create_action, methods=["POST"]),
         Route("/api/scores/increment", increments.increment_score, methods=["POST"]),
@@ -51,16 +53,14 @@ def _routes(settings: ApiSettings) -> list[Route]:
             openapi.endpoint(openapi.build_document(settings.action_types)),
             methods=["GET"],
         ),
-        Route("/healthz", health.healthz, methods=["GET"]),
-        Route("/readyz", health.readyz, methods=["GET"]),
-        Route("/metrics", health.metrics, methods=["GET"]),
+        *probe_routes(metrics, health.readiness),
     ]
     if settings.dev_signing_route:
         routes += demo.routes()
     return routes
 
 
-def _context(settings: ApiSettings, metrics: Metrics) -> ApiContext:
+def _context(settings: ApiSettings, metrics: ApiMetrics) -> ApiContext:
     pool = create_pool_lazily(settings, application_name="scoreboard-api")
     redis = create_redis(settings)
     return ApiContext(
@@ -103,7 +103,7 @@ def _context(settings: ApiSettings, metrics: Metrics) -> ApiContext:
 
 def create_app(settings: ApiSettings | None = None) -> Starlette:
     settings = settings or ApiSettings()  # type: ignore[call-arg]  # read from the environment
-    metrics = Metrics("api")
+    metrics = ApiMetrics()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
@@ -125,7 +125,7 @@ def create_app(settings: ApiSettings | None = None) -> Starlette:
     policy = HttpPolicy(metrics, settings.access_log, cors)
     middleware = middleware_stack(policy, Middleware(TopFastPath, policy=policy, metrics=metrics))
     return Starlette(
-        routes=_routes(settings),
+        routes=_routes(settings, metrics),
         middleware=middleware,
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,

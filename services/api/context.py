@@ -18,9 +18,9 @@ from scoreboard.redis_store.ticket_stagger import TicketStagger
 from scoreboard.security.bearer import TokenVerifier
 from scoreboard.security.realtime_tokens import RealtimeTokens
 from scoreboard.security.tickets import TicketBook
-from scoreboard.telemetry.metrics import Metrics
+from services.api.metrics import ApiMetrics
+from services.api.queries import TopQueries
 from services.api.read_limit import ReadLimiter
-from services.api.schemas import TopQueries
 from services.api.settings import ApiSettings
 from services.api.top_cache import TopCache
 
@@ -39,7 +39,7 @@ class ApiContext:
     realtime_tokens: RealtimeTokens
     action_types: dict[str, ActionType]
     signing_keys: dict[str, str]
-    metrics: Metrics
+    metrics: ApiMetrics
     top_cache: TopCache
     read_limiter: ReadLimiter
     boards: frozenset[str]

@@ -21,7 +21,7 @@ from scoreboard.domain.errors import ErrorCode
 from services.api.admin_schemas import FlagsUpdate
 from services.api.schemas import ActionRequest, IncrementRequest, PrivacyRequest
 
-TIMESTAMP_PATTERN = "^[0-9]{1,12}$"  # as services/api/increments.py parse_timestamp
+TIMESTAMP_PATTERN = "^[0-9]{1,12}$"  # as services/api/scoring.py parse_timestamp
 
 
 def _ref(name: str) -> dict[str, str]:

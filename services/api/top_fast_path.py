@@ -12,15 +12,15 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from scoreboard.telemetry.metrics import Metrics
 from scoreboard.web.client_ip import client_ip
 from scoreboard.web.request_context import HttpPolicy
+from services.api.metrics import ApiMetrics
 
 TOP_PATH = "/api/leaderboard/top"
 
 
 class TopFastPath:
-    def __init__(self, app: ASGIApp, policy: HttpPolicy, metrics: Metrics) -> None:
+    def __init__(self, app: ASGIApp, policy: HttpPolicy, metrics: ApiMetrics) -> None:
         self.app = app
         self.policy = policy
         self._hits = metrics.top_cache.labels("hit")

@@ -80,9 +80,9 @@ def run_gateway(args: argparse.Namespace) -> int:
 
 def run_worker(args: argparse.Namespace) -> int:
     from services.worker.main import run
-    from services.worker.settings import WorkerSettings
+    from services.worker.settings import WorkerProcessSettings
 
-    settings = load(WorkerSettings, "scoreboard worker", worker_host=args.host, worker_port=args.port)
+    settings = load(WorkerProcessSettings, "scoreboard worker", worker_host=args.host, worker_port=args.port)
     configure_logging("worker", settings.log_level)
     configure_tracing("worker")
     try:

@@ -16,12 +16,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from scoreboard.redis_store.connection import create_redis
 from scoreboard.redis_store.connection import is_reachable as redis_reachable
 from scoreboard.security.realtime_tokens import RealtimeTokens
-from scoreboard.telemetry.metrics import Metrics
 from scoreboard.web.errors import EXCEPTION_HANDLERS
+from scoreboard.web.health import Readiness, probe_routes
 from scoreboard.web.request_context import HttpPolicy, cors_policy, middleware_stack
-from scoreboard.web.responses import JSONResponse
 from services.gateway.broadcaster import READ_BLOCK_MS, Broadcaster
 from services.gateway.flags_watch import watch_flags
+from services.gateway.metrics import GatewayMetrics
 from services.gateway.settings import GatewaySettings
 from services.gateway.state_interval import StateInterval
 from services.gateway.stream import PATH, StreamEndpoint
@@ -50,7 +50,7 @@ class GatewayApp:
 
 def create_app(settings: GatewaySettings | None = None) -> GatewayApp:
     settings = settings or GatewaySettings()  # type: ignore[call-arg]  # read from the environment
-    metrics = Metrics("gateway")
+    metrics = GatewayMetrics()
     redis = create_redis(settings)
     reader = create_redis(settings, max_connections=2, read_timeout_s=READ_BLOCK_MS / 1000 + 5)
     interval = StateInterval(
@@ -86,33 +86,20 @@ def create_app(settings: GatewaySettings | None = None) -> GatewayApp:
             gc.freeze()
             yield {}
 
-    async def healthz(request: Request) -> Response:
-        return JSONResponse({"status": "ok"})
-
-    async def readyz(request: Request) -> Response:
+    async def readiness(request: Request) -> Readiness:
         reachable = await redis_reachable(redis)
         ready = reachable and broadcaster.healthy and not broadcaster.draining
-        body = {
-            "status": "ready" if ready else "unready",
-            "redis": reachable,
-            "connections": len(broadcaster.subscribers),
-        }
-        return JSONResponse(body, status_code=200 if ready else 503)
+        return Readiness(ready, {"redis": reachable, "connections": len(broadcaster.subscribers)})
 
     async def stream_via_starlette(request: Request) -> Response:
         return Response(status_code=200, media_type="text/event-stream")  # HEAD: the headers only
-
-    async def render_metrics(request: Request) -> Response:
-        return Response(metrics.render(), media_type=metrics.content_type)
 
     middleware = middleware_stack(policy)
     starlette = Starlette(
         routes=[
             # GET never gets here (GatewayApp); HEAD still does, and other methods get their 405.
             Route(PATH, stream_via_starlette, methods=["GET"]),
-            Route("/healthz", healthz),
-            Route("/readyz", readyz),
-            Route("/metrics", render_metrics),
+            *probe_routes(metrics, readiness),
         ],
         middleware=middleware,
         exception_handlers=EXCEPTION_HANDLERS,

@@ -25,9 +25,9 @@ from scoreboard.redis_store import events
 from scoreboard.redis_store.events import StreamEvent, stream_id_key
 from scoreboard.redis_store.leaderboard import Leaderboard
 from scoreboard.telemetry import tracing
-from scoreboard.telemetry.metrics import Metrics
 from services.gateway.board import BoardState
 from services.gateway.frames import Frame, frame
+from services.gateway.metrics import GatewayMetrics
 from services.gateway.pacer import CHUNK, StatePacer
 from services.gateway.state_interval import StateInterval
 from services.gateway.subscriber import Subscriber
@@ -44,7 +44,7 @@ class Broadcaster:
         self,
         redis: Redis,
         reader: Redis,
-        metrics: Metrics,
+        metrics: GatewayMetrics,
         interval: StateInterval,
         *,
         boards: Iterable[str] = (DEFAULT_BOARD,),

@@ -22,11 +22,11 @@ from scoreboard.domain.boards import known_board
 from scoreboard.domain.errors import Reason, ScoreboardError, Unavailable
 from scoreboard.redis_store.events import stream_id_key
 from scoreboard.security.realtime_tokens import RealtimeTokens
-from scoreboard.telemetry.metrics import Metrics
 from scoreboard.web.client_ip import client_ip
 from scoreboard.web.request_context import HttpPolicy, RequestContext
 from services.gateway.broadcaster import Broadcaster
 from services.gateway.frames import retry_frame
+from services.gateway.metrics import GatewayMetrics
 from services.gateway.settings import GatewaySettings
 from services.gateway.sse_response import HEADERS, SubscriberStream
 from services.gateway.subscriber import Subscriber
@@ -41,7 +41,7 @@ class StreamEndpoint:
         settings: GatewaySettings,
         broadcaster: Broadcaster,
         tokens: RealtimeTokens,
-        metrics: Metrics,
+        metrics: GatewayMetrics,
         policy: HttpPolicy,
     ) -> None:
         self.settings = settings

@@ -11,18 +11,18 @@ from arq.connections import ArqRedis
 from scoreboard.domain.models import DEFAULT_BOARD
 from scoreboard.flags.runtime import FlagsRuntime
 from scoreboard.redis_store.leaderboard import Leaderboard
-from scoreboard.telemetry.metrics import Metrics
-from services.worker.settings import WorkerSettings
+from services.worker.metrics import WorkerMetrics
+from services.worker.settings import WorkerProcessSettings
 from services.worker.top_publisher import TopPublisher
 
 
 @dataclass
 class WorkerContext:
-    settings: WorkerSettings
+    settings: WorkerProcessSettings
     pool: asyncpg.Pool
     redis: ArqRedis
     leaderboard: Leaderboard
-    metrics: Metrics
+    metrics: WorkerMetrics
     publisher: TopPublisher
     boards: tuple[str, ...] = (DEFAULT_BOARD,)
     flags: FlagsRuntime | None = None  # started by run(): tests drive jobs without it

@@ -11,42 +11,30 @@ import uvicorn
 from arq.connections import ArqRedis
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
 
 from scoreboard.db.pool import is_reachable as database_reachable
 from scoreboard.redis_store.connection import UNAVAILABLE_ERRORS
 from scoreboard.redis_store.connection import is_reachable as redis_reachable
 from scoreboard.redis_store.keys import JOB_QUEUE
-from scoreboard.telemetry.metrics import Metrics
 from scoreboard.web.errors import EXCEPTION_HANDLERS
+from scoreboard.web.health import Readiness, probe_routes
 from scoreboard.web.request_context import HttpPolicy, middleware_stack
-from scoreboard.web.responses import JSONResponse
+from services.worker.metrics import WorkerMetrics
 
 
-def create_health_app(pool: asyncpg.Pool, redis: ArqRedis, metrics: Metrics) -> Starlette:
-    async def healthz(request: Request) -> Response:
-        return JSONResponse({"status": "ok"})
-
-    async def readyz(request: Request) -> Response:
+def create_health_app(pool: asyncpg.Pool, redis: ArqRedis, metrics: WorkerMetrics) -> Starlette:
+    async def readiness(request: Request) -> Readiness:
         database = await database_reachable(pool)
         cache = await redis_reachable(redis)
-        ready = database and cache
-        body = {"status": "ready" if ready else "unready", "database": database, "redis": cache}
-        return JSONResponse(body, status_code=200 if ready else 503)
+        return Readiness(database and cache, {"database": database, "redis": cache})
 
-    async def render_metrics(request: Request) -> Response:
+    async def count_queued_jobs() -> None:
         with contextlib.suppress(*UNAVAILABLE_ERRORS):
             # Due now: a retry deferred into the future is not work to scale for.
             metrics.job_queue_depth.set(await redis.zcount(JOB_QUEUE, "-inf", int(time.time() * 1000)))
-        return Response(metrics.render(), media_type=metrics.content_type)
 
     return Starlette(
-        routes=[
-            Route("/healthz", healthz),
-            Route("/readyz", readyz),
-            Route("/metrics", render_metrics),
-        ],
+        routes=probe_routes(metrics, readiness, before_scrape=count_queued_jobs),
         # The same answers as the other services: an x-request-id on every response, and the
         # documented error body (a 404, a 500) rather than Starlette's plain text.
         middleware=middleware_stack(HttpPolicy(metrics, "errors", cors=None)),
@@ -54,8 +42,9 @@ def create_health_app(pool: asyncpg.Pool, redis: ArqRedis, metrics: Metrics) -> 
     )
 
 
-class EmbeddedServer(uvicorn.Server):
-    """uvicorn inside a process that owns its signals (arq handles SIGTERM for the worker)."""
+class HealthServer(uvicorn.Server):
+    """uvicorn serving the health port inside the worker, leaving the signals to arq (which
+    handles SIGTERM for the worker): it installs no handlers of its own."""
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:

@@ -21,12 +21,12 @@ from scoreboard.redis_store.connection import create_redis
 from scoreboard.redis_store.job_queue import APPLY_SCORE, REFRESH_PROFILES, job_deserializer, job_serializer
 from scoreboard.redis_store.keys import JOB_QUEUE
 from scoreboard.redis_store.leaderboard import Leaderboard
-from scoreboard.telemetry.metrics import Metrics
 from services.worker import jobs, profiles, reconciler
 from services.worker.context import WorkerContext
 from services.worker.flags_mirror import mirroring_source
-from services.worker.health import EmbeddedServer, create_health_app
-from services.worker.settings import WorkerSettings
+from services.worker.health import HealthServer, create_health_app
+from services.worker.metrics import WorkerMetrics
+from services.worker.settings import WorkerProcessSettings
 from services.worker.top_publisher import TopPublisher
 
 log = logging.getLogger("scoreboard.worker")
@@ -37,7 +37,7 @@ RESTART_DELAY_S = 1.0
 LOOP_ENDING_ERRORS: tuple[type[BaseException], ...] = (*REDIS_DOWN, RedisError)
 
 
-def build_context(settings: WorkerSettings, metrics: Metrics) -> WorkerContext:
+def build_context(settings: WorkerProcessSettings, metrics: WorkerMetrics) -> WorkerContext:
     pool = create_pool_lazily(settings, application_name="scoreboard-worker")
     redis = create_redis(settings)
     leaderboard = Leaderboard(redis)
@@ -54,7 +54,7 @@ def build_context(settings: WorkerSettings, metrics: Metrics) -> WorkerContext:
     return WorkerContext(settings, pool, redis, leaderboard, metrics, publisher, flags=flags)
 
 
-def build_worker(settings: WorkerSettings, context: WorkerContext) -> Worker:
+def build_worker(settings: WorkerProcessSettings, context: WorkerContext) -> Worker:
     async def on_startup(ctx: dict[str, Any]) -> None:
         context.publisher.start()
 
@@ -90,13 +90,13 @@ def build_worker(settings: WorkerSettings, context: WorkerContext) -> Worker:
     )
 
 
-async def run(settings: WorkerSettings) -> None:
-    metrics = Metrics("worker")
+async def run(settings: WorkerProcessSettings) -> None:
+    metrics = WorkerMetrics()
     context = build_context(settings, metrics)
     await context.pool
     if context.flags is not None:
         context.flags.start()
-    health = EmbeddedServer(
+    health = HealthServer(
         uvicorn.Config(
             create_health_app(context.pool, context.redis, metrics),
             host=settings.worker_host,
@@ -119,7 +119,7 @@ async def run(settings: WorkerSettings) -> None:
         await context.pool.close()
 
 
-async def _work_until_stopped(settings: WorkerSettings, context: WorkerContext) -> None:
+async def _work_until_stopped(settings: WorkerProcessSettings, context: WorkerContext) -> None:
     """arq's loop dies with its Redis connection; start a new one until a signal stops us."""
     while True:
         worker = build_worker(settings, context)

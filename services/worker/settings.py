@@ -1,4 +1,7 @@
-"""The worker process's settings, built from the shared pieces."""
+"""The worker process's settings, built from the shared pieces.
+
+Not `WorkerSettings`: that is arq's name for the class its own CLI reads, which this is not.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ from pydantic import Field
 from scoreboard.config import DatabaseSettings, FlagSettings, LeaderboardSettings, RedisSettings
 
 
-class WorkerSettings(DatabaseSettings, RedisSettings, LeaderboardSettings, FlagSettings):
+class WorkerProcessSettings(DatabaseSettings, RedisSettings, LeaderboardSettings, FlagSettings):
     worker_host: str = "127.0.0.1"
     worker_port: int = Field(default=8002, ge=0, le=65535)  # /healthz, /readyz, /metrics
     worker_max_jobs: int = Field(default=100, ge=1)

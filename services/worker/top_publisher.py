@@ -18,7 +18,7 @@ from redis.exceptions import RedisError
 from scoreboard.domain.events import TOP_SIZE, leaderboard_updated
 from scoreboard.redis_store import events
 from scoreboard.redis_store.leaderboard import Leaderboard, TooSoon
-from scoreboard.telemetry.metrics import Metrics
+from services.worker.metrics import WorkerMetrics
 
 log = logging.getLogger("scoreboard.worker.top")
 
@@ -28,7 +28,7 @@ class TopPublisher:
         self,
         redis: Redis,
         leaderboard: Leaderboard,
-        metrics: Metrics,
+        metrics: WorkerMetrics,
         *,
         coalesce_ms: int,
         stream_maxlen: int,

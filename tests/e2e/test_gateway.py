@@ -21,6 +21,7 @@ from scoreboard.redis_store import events
 from scoreboard.security.realtime_tokens import RealtimeTokens
 from tests.factories import TICKET_SECRET, service_environment
 from tests.processes import ServiceProcess
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -93,6 +94,19 @@ async def open_stream(client: httpx.AsyncClient, url: str, **headers: str) -> tu
     return context, SseReader(response)
 
 
+async def until_the_gateway_holds_top(gateway: ServiceProcess, version: int) -> None:
+    """Wait until the gateway has read the Top 10 of `version`: a new stream starts with its newest."""
+    async with httpx.AsyncClient(timeout=10) as client:
+        context, reader = await open_stream(client, gateway.url + "/api/realtime/stream")
+        try:
+            while True:
+                event = await reader.next_data_event()
+                if event["event"] == "leaderboard_updated" and event["version"] >= version:
+                    return
+        finally:
+            await context.__aexit__(None, None, None)
+
+
 async def test_snapshot_first_then_live_events(gateway: ServiceProcess, redis: Redis) -> None:
     async with httpx.AsyncClient(timeout=10) as client:
         context, reader = await open_stream(client, gateway.url + "/api/realtime/stream")
@@ -114,12 +128,12 @@ async def test_last_event_id_replays_the_owners_missed_events_then_the_newest_to
 ) -> None:
     alice = uuid.uuid4()
     seen = await publish_top(redis, 1, 1)
-    await asyncio.sleep(0.2)  # the gateway has read it
+    await until_the_gateway_holds_top(gateway, 1)
     missed = [await publish_score(redis, alice, n, public=False) for n in (2, 3, 4)]
     await publish_score(redis, uuid.uuid4(), 5, public=True)  # someone else's, even if flagged public
     await publish_top(redis, 2, 6)
     await publish_top(redis, 3, 7)
-    await asyncio.sleep(0.2)
+    await until_the_gateway_holds_top(gateway, 3)
     async with httpx.AsyncClient(timeout=10) as client:
         url = gateway.url + "/api/realtime/stream"
         resume = {"Last-Event-ID": seen}
@@ -142,7 +156,7 @@ async def test_last_event_id_replays_the_owners_missed_events_then_the_newest_to
 
 async def test_a_trimmed_last_event_id_gets_a_fresh_snapshot(gateway: ServiceProcess, redis: Redis) -> None:
     await publish_top(redis, 3, 30)
-    await asyncio.sleep(0.2)
+    await until_the_gateway_holds_top(gateway, 3)
     async with httpx.AsyncClient(timeout=10) as client:
         context, reader = await open_stream(
             client, gateway.url + "/api/realtime/stream", **{"Last-Event-ID": "1-0"}
@@ -176,16 +190,24 @@ async def test_score_events_reach_only_their_owner(gateway: ServiceProcess, redi
                 await context.__aexit__(None, None, None)
 
 
-@pytest.mark.parametrize("token", ["not-a-token", "expired"])
-async def test_a_bad_stream_token_gets_401_before_the_stream(gateway: ServiceProcess, token: str) -> None:
-    if token == "expired":
-        token = RealtimeTokens(TICKET_SECRET, 5).issue(uuid.uuid4())
-        await asyncio.sleep(0)  # freshly issued: make it expired by using another secret below
-        token = RealtimeTokens("another-secret-0123456789abcdef0123", 60).issue(uuid.uuid4())
+@pytest.mark.parametrize(
+    ("token", "reason"),
+    [
+        ("not-a-token", "token_invalid"),
+        # the gateway's own key, but its exp a minute ago: past the 5 s leeway
+        (RealtimeTokens(TICKET_SECRET, -60).issue(uuid.uuid4()), "token_expired"),
+        (RealtimeTokens("another-secret-0123456789abcdef0123", 60).issue(uuid.uuid4()), "token_invalid"),
+    ],
+    ids=["garbage", "expired", "another-key"],
+)
+async def test_a_bad_stream_token_gets_401_before_the_stream(
+    gateway: ServiceProcess, token: str, reason: str
+) -> None:
     async with httpx.AsyncClient(timeout=10) as client:
         response = await client.get(gateway.url + "/api/realtime/stream", params={"token": token})
     assert response.status_code == 401
     assert response.json()["code"] == "UNAUTHENTICATED"
+    assert response.json()["details"]["reason"] == reason
 
 
 @pytest.mark.parametrize(
@@ -224,15 +246,22 @@ async def test_a_client_that_never_reads_is_evicted_and_others_keep_flowing(
     assert gateway.process is not None
     rss_before = _rss_kb(gateway.process.pid)
     owner = uuid.uuid4()  # the stuck clients all follow one user, flooded with its own events
+    loop = asyncio.get_running_loop()
     stuck = []
     for _ in range(5):
         sock = socket.socket()
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connect: a tiny window
-        sock.connect(("127.0.0.1", gateway.port))
+        sock.setblocking(False)
+        await loop.sock_connect(sock, ("127.0.0.1", gateway.port))
         path = f"/api/realtime/stream?token={stream_token(owner)}"
-        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: test\r\n\r\n".encode())
+        await loop.sock_sendall(sock, f"GET {path} HTTP/1.1\r\nHost: test\r\n\r\n".encode())
         stuck.append(sock)
-    await asyncio.sleep(0.3)
+    async with httpx.AsyncClient(timeout=10) as client:
+
+        async def connections() -> int:
+            return int((await client.get(gateway.url + "/readyz")).json()["connections"])
+
+        await eventually(connections, lambda count: count >= len(stuck))
     pad = "x" * 8000
     for n in range(1500):  # ~12 MB per client: more than any kernel buffer on loopback holds
         payload = user_score_updated("global", owner, n, 1) | {"pad": pad}
@@ -246,18 +275,15 @@ async def test_a_client_that_never_reads_is_evicted_and_others_keep_flowing(
                 pass
         finally:
             await context.__aexit__(None, None, None)
-        deadline = asyncio.get_running_loop().time() + 20
-        evicted = 0.0
-        while asyncio.get_running_loop().time() < deadline:
+
+        async def evicted() -> float:
             metrics = (await client.get(gateway.url + "/metrics")).text
-            evicted = _metric(metrics, "scoreboard_sse_slow_client_evictions_total")
-            if evicted >= len(stuck):
-                break
-            await asyncio.sleep(0.2)
+            return _metric(metrics, "scoreboard_sse_slow_client_evictions_total")
+
+        await eventually(evicted, lambda count: count >= len(stuck), timeout_s=20, interval_s=0.2)
     rss_after = _rss_kb(gateway.process.pid)
     for sock in stuck:
         sock.close()
-    assert evicted >= len(stuck)
     log = (tmp_path / "gateway.log").read_text()
     assert "without completing response" not in log  # an eviction is not a server error
     # ~60 MB was sent towards clients that never read: bounded buffers keep the gateway flat.

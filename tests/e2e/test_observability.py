@@ -82,7 +82,7 @@ async def test_metrics_and_logs_after_a_short_load(stack: dict[str, ServiceProce
                         break
                 assert seen_user_event
         for name, service in stack.items():
-            metrics = httpx.get(service.url + "/metrics", timeout=5).text
+            metrics = (await api.get(service.url + "/metrics")).text
             missing = [series for series in EXPECTED_SERIES[name] if series not in metrics]
             assert not missing, f"{name} lacks {missing}"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +13,7 @@ from scoreboard.db.migrate import apply_migrations
 from scoreboard.embedded import EmbeddedPostgres, EmbeddedRedis
 from tests.factories import service_environment
 from tests.processes import ServiceProcess
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -26,15 +27,13 @@ def servers_not_started(tmp_path: Path) -> Iterator[tuple[EmbeddedPostgres, Embe
     postgres.stop()
 
 
-def _status(service: ServiceProcess, path: str) -> int:
-    return httpx.get(service.url + path, timeout=5).status_code
+async def _status(service: ServiceProcess, path: str) -> int:
+    async with httpx.AsyncClient(timeout=5) as client:
+        return (await client.get(service.url + path)).status_code
 
 
-def _wait_ready(service: ServiceProcess, timeout_s: float = 30) -> None:
-    deadline = time.monotonic() + timeout_s
-    while _status(service, "/readyz") != 200:
-        assert time.monotonic() < deadline, f"{service.name} never became ready"
-        time.sleep(0.2)
+async def _wait_ready(service: ServiceProcess, timeout_s: float = 30) -> None:
+    await eventually(lambda: _status(service, "/readyz"), lambda status: status == 200, timeout_s=timeout_s)
 
 
 async def test_services_start_first_and_connect_when_the_servers_come_up(
@@ -46,19 +45,19 @@ async def test_services_start_first_and_connect_when_the_servers_come_up(
         ServiceProcess(name, env, log_path=tmp_path / f"{name}.log") for name in ("api", "worker", "gateway")
     ]
     try:
-        for service in services:
-            service.start(wait_for="/healthz")  # alive with nothing to talk to: no crash loop
-        assert [_status(service, "/readyz") for service in services] == [503, 503, 503]
+        for service in services:  # alive with nothing to talk to: no crash loop
+            await asyncio.to_thread(service.start, wait_for="/healthz")
+        assert [await _status(service, "/readyz") for service in services] == [503, 503, 503]
 
-        postgres.start()
+        await asyncio.to_thread(postgres.start)
         await apply_migrations(postgres.url, timeout_s=10)
-        _wait_ready(services[0])  # the API serves from PostgreSQL alone
-        assert _status(services[2], "/readyz") == 503  # the gateway needs Redis
+        await _wait_ready(services[0])  # the API serves from PostgreSQL alone
+        assert await _status(services[2], "/readyz") == 503  # the gateway needs Redis
 
-        redis.start()
+        await asyncio.to_thread(redis.start)
         for service in services:
-            _wait_ready(service)
+            await _wait_ready(service)
         assert all(service.process is not None and service.process.poll() is None for service in services)
     finally:
         for service in services:
-            service.stop()
+            await asyncio.to_thread(service.stop)

@@ -13,6 +13,7 @@ from services.api.app import create_app
 from services.api.context import ApiContext
 from services.worker.context import WorkerContext
 from services.worker.main import build_context
+from services.worker.metrics import WorkerMetrics
 from tests.factories import api_settings, worker_settings
 
 ApiClientFactory = Callable[..., Any]
@@ -60,15 +61,9 @@ async def api(api_factory: ApiClientFactory) -> httpx.AsyncClient:
 @pytest.fixture
 async def worker(database_url: str, redis_url: str) -> AsyncIterator[WorkerContext]:
     """The worker's job context, to run jobs and the reconciler directly."""
-    context = build_context(worker_settings(database_url, redis_url), _metrics())
+    context = build_context(worker_settings(database_url, redis_url), WorkerMetrics())
     await context.pool
     yield context
     await context.publisher.stop()
     await context.redis.aclose()
     await context.pool.close()
-
-
-def _metrics() -> Any:
-    from scoreboard.telemetry.metrics import Metrics
-
-    return Metrics("worker")

@@ -14,9 +14,9 @@ from redis.asyncio import Redis
 
 from scoreboard.embedded import free_port
 from scoreboard.security.realtime_tokens import RealtimeTokens
-from scoreboard.telemetry.metrics import Metrics
 from scoreboard.web.request_context import HttpPolicy
 from services.gateway.broadcaster import Broadcaster
+from services.gateway.metrics import GatewayMetrics
 from services.gateway.state_interval import StateInterval
 from services.gateway.stream import PATH, StreamEndpoint
 from tests.factories import TICKET_SECRET, gateway_settings
@@ -24,7 +24,7 @@ from tests.factories import TICKET_SECRET, gateway_settings
 
 def endpoint(redis: Redis, **overrides: object) -> tuple[StreamEndpoint, Broadcaster]:
     settings = gateway_settings("redis://127.0.0.1:1/0", **overrides)
-    metrics = Metrics("gateway")
+    metrics = GatewayMetrics()
     broadcaster = Broadcaster(redis, redis, metrics, StateInterval(0.25, 4.0, metrics.sse_state_interval))
     tokens = RealtimeTokens(TICKET_SECRET, 60)
     policy = HttpPolicy(metrics, settings.access_log, cors=None)

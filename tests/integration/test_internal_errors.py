@@ -17,11 +17,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from scoreboard.redis_store.keys import JOB_QUEUE
-from scoreboard.telemetry.metrics import Metrics
 from services.api.app import create_app
 from services.gateway.app import create_app as create_gateway
 from services.worker.context import WorkerContext
 from services.worker.health import create_health_app
+from services.worker.metrics import WorkerMetrics
 from tests.factories import Player, api_settings, gateway_settings
 from tests.integration.conftest import ApiClientFactory
 from tests.integration.test_reads import closed_port_url
@@ -107,7 +107,7 @@ async def test_a_failing_middleware_still_answers_the_documented_500(
 
 @pytest.fixture
 async def worker_health(worker: WorkerContext) -> httpx.AsyncClient:
-    app = create_health_app(worker.pool, worker.redis, Metrics("worker"))
+    app = create_health_app(worker.pool, worker.redis, WorkerMetrics())
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://worker.test")
 
 

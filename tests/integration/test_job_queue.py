@@ -100,14 +100,10 @@ async def test_arq_worker_runs_the_jobs_the_adapter_wrote(worker: WorkerContext,
     await queue.enqueue(first)
     await queue.enqueue(second)
     own = ArqRedis.from_url(redis_url)
+    functions = [func(apply_score, name=APPLY_SCORE), func(refresh_profiles, name="refresh_profiles")]
+    reading = {"queue_name": JOB_QUEUE, "job_deserializer": job_deserializer}  # as services/worker/main.py
     arq_worker = Worker(
-        functions=[func(apply_score, name=APPLY_SCORE), func(refresh_profiles, name="refresh_profiles")],
-        redis_pool=own,
-        queue_name=JOB_QUEUE,
-        job_deserializer=job_deserializer,
-        burst=True,
-        poll_delay=0.01,
-        handle_signals=False,
+        functions, redis_pool=own, burst=True, poll_delay=0.01, handle_signals=False, **reading
     )
     try:
         await arq_worker.main()  # burst: returns once the queue is empty

@@ -6,7 +6,6 @@ give the same answers in the same order (section 5), with private users anonymis
 
 from __future__ import annotations
 
-import asyncio
 import socket
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,9 +14,11 @@ import httpx
 
 from scoreboard.domain.models import ScoreState
 from scoreboard.domain.ranking import to_micros
+from services.api.top_cache import TopCache
 from services.worker import profiles
 from services.worker.context import WorkerContext
 from tests.factories import Player
+from tests.integration.conftest import contexts
 
 BOARD = "global"
 
@@ -163,12 +164,21 @@ async def test_top_etag_and_conditional_get(api: httpx.AsyncClient, worker: Work
     assert [e["displayName"] for e in changed.json()] == ["Bob", "Ada"]
 
 
+class ManualClock:
+    now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 async def test_top_cache_serves_the_cached_body_within_its_window(
     api_factory: Any, worker: WorkerContext
 ) -> None:
     rows = ladder(3)
     await seed(worker, rows)
     cached_api = await api_factory(top_cache_ms=500)
+    clock = ManualClock()
+    contexts[cached_api].top_cache = TopCache(500, clock=clock)  # the process's cache, on our clock
 
     first = await cached_api.get("/api/leaderboard/top")
     assert [e["score"] for e in first.json()] == [1000, 999, 998]
@@ -186,7 +196,7 @@ async def test_top_cache_serves_the_cached_body_within_its_window(
     )
     assert revalidated.status_code == 304
 
-    await asyncio.sleep(0.6)
+    clock.now += 0.5  # the window has passed
     after = await cached_api.get("/api/leaderboard/top")
     assert after.json()[0] == entry(newcomer, 5000, 1)
     assert after.headers["etag"] != first.headers["etag"]

@@ -21,9 +21,9 @@ from scoreboard.domain.models import ScoreState
 from scoreboard.domain.ranking import decode_member, encode_member, to_micros
 from scoreboard.redis_store.keys import PROFILES, BoardKeys
 from scoreboard.redis_store.leaderboard import BoardNotReady
-from scoreboard.telemetry.metrics import Metrics
 from services.worker.context import WorkerContext
 from services.worker.main import build_context
+from services.worker.metrics import WorkerMetrics
 from services.worker.reconciler import rebuild, reconcile
 from tests.factories import Player, worker_settings
 from tests.integration.test_reconciler import assert_redis_equals_db, insert_many, play_ok
@@ -36,7 +36,7 @@ Entries = dict[uuid.UUID, tuple[int, str]]
 @pytest.fixture
 async def paged_worker(database_url: str, redis_url: str) -> AsyncIterator[WorkerContext]:
     """A worker context that rebuilds 100 users per page."""
-    context = build_context(worker_settings(database_url, redis_url, rebuild_batch=100), Metrics("worker"))
+    context = build_context(worker_settings(database_url, redis_url, rebuild_batch=100), WorkerMetrics())
     await context.pool
     yield context
     await context.publisher.stop()

@@ -23,12 +23,13 @@ from scoreboard.domain.models import ScoreState
 from scoreboard.domain.ranking import to_micros
 from scoreboard.redis_store.job_queue import apply_score_job
 from scoreboard.redis_store.keys import EVENT_STREAM, BoardKeys
-from scoreboard.telemetry.metrics import Metrics
 from services.worker.context import WorkerContext
 from services.worker.jobs import apply_score
 from services.worker.main import build_context
+from services.worker.metrics import WorkerMetrics
 from services.worker.reconciler import reconcile
 from tests.factories import Player, worker_settings
+from tests.integration.test_reads import play_ok
 
 BOARD = "global"
 KEYS = BoardKeys(BOARD)
@@ -44,16 +45,6 @@ def closed_port_url() -> str:
 
 async def run_reconcile(worker: WorkerContext) -> str:
     return await reconcile({"scoreboard": worker})
-
-
-async def play_ok(api: httpx.AsyncClient, player: Player, action: str = "default") -> dict[str, Any]:
-    response = await api.post("/api/actions", json={"type": action}, headers=player.headers())
-    assert response.status_code == 201, response.text
-    headers, body = player.signed(response.json())
-    response = await api.post("/api/scores/increment", json=body, headers=headers)
-    assert response.status_code == 200, response.text
-    answer: dict[str, Any] = response.json()
-    return answer
 
 
 async def db_board(worker: WorkerContext) -> list[tuple[uuid.UUID, int]]:
@@ -114,7 +105,7 @@ async def insert_many(worker: WorkerContext, count: int, *, distinct_scores: int
 async def small_batch_worker(database_url: str, redis_url: str) -> AsyncIterator[WorkerContext]:
     """A second worker context whose reconciler reads 100 changed rows per page."""
     context = build_context(
-        worker_settings(database_url, redis_url, reconcile_batch=100, rebuild_batch=100), Metrics("worker")
+        worker_settings(database_url, redis_url, reconcile_batch=100, rebuild_batch=100), WorkerMetrics()
     )
     await context.pool
     yield context

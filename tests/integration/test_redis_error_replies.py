@@ -26,9 +26,9 @@ from scoreboard.redis_store.connection import UNAVAILABLE_ERRORS, create_redis
 from scoreboard.redis_store.job_queue import apply_score_job
 from scoreboard.redis_store.leaderboard import Leaderboard
 from scoreboard.redis_store.rate_limit import Check, RateLimiter
-from scoreboard.telemetry.metrics import Metrics
 from services.worker import jobs, reconciler
 from services.worker.main import build_context
+from services.worker.metrics import WorkerMetrics
 from tests.factories import Player, worker_settings
 from tests.integration.conftest import ApiClientFactory
 
@@ -157,7 +157,7 @@ async def test_a_committed_increment_answers_200_while_redis_is_full(
 async def test_the_worker_retries_and_the_reconciler_skips_while_redis_is_read_only(
     own_redis: EmbeddedRedis, database_url: str
 ) -> None:
-    context = build_context(worker_settings(database_url, own_redis.url), Metrics("worker"))
+    context = build_context(worker_settings(database_url, own_redis.url), WorkerMetrics())
     await context.pool
     try:
         await make_read_only(own_redis)

@@ -13,8 +13,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from scoreboard.redis_store import events
 from scoreboard.redis_store.keys import JOB_QUEUE
 from scoreboard.telemetry import tracing
-from scoreboard.telemetry.metrics import Metrics
 from services.gateway.broadcaster import Broadcaster
+from services.gateway.metrics import GatewayMetrics
 from services.gateway.state_interval import StateInterval
 from services.worker.context import WorkerContext
 from services.worker.jobs import apply_score
@@ -50,7 +50,7 @@ async def test_an_increment_is_one_trace_across_the_three_services(
     assert payload["traceparent"]
     await apply_score({"scoreboard": worker}, payload)
 
-    metrics = Metrics("gateway")
+    metrics = GatewayMetrics()
     interval = StateInterval(0.25, 4.0, metrics.sse_state_interval)
     broadcaster = Broadcaster(worker.redis, worker.redis, metrics, interval)
     stream = await events.read_after(worker.redis, "0-0", block_ms=100)

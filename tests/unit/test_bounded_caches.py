@@ -6,8 +6,8 @@ from starlette.requests import Request
 
 from scoreboard.telemetry.metrics import Metrics
 from scoreboard.web.middleware import RequestLog
+from services.api.queries import TopQueries
 from services.api.read_limit import ReadLimiter
-from services.api.schemas import TopQueries
 from services.api.top_cache import TopCache
 
 

@@ -16,9 +16,9 @@ import pytest
 from redis.asyncio import Redis
 
 from scoreboard.redis_store.events import StreamEvent
-from scoreboard.telemetry.metrics import Metrics
 from services.gateway.broadcaster import Broadcaster
 from services.gateway.frames import PING, Frame, frame
+from services.gateway.metrics import GatewayMetrics
 from services.gateway.pacer import CHUNK
 from services.gateway.sse_response import SubscriberStream
 from services.gateway.state_interval import StateInterval
@@ -140,7 +140,7 @@ class Client:
 def make_broadcaster(
     *, interval_s: float = 0.25, max_s: float = 4.0, send_timeout_s: float = 10.0
 ) -> Broadcaster:
-    metrics = Metrics("gateway")
+    metrics = GatewayMetrics()
     unused = Redis()  # never connects: these tests do not read the stream
     interval = StateInterval(interval_s, max_s, metrics.sse_state_interval)
     return Broadcaster(unused, unused, metrics, interval, send_timeout_s=send_timeout_s)
@@ -389,7 +389,7 @@ async def test_an_owners_event_is_not_held_behind_a_pass_over_every_listener() -
 
 
 def test_the_interval_widens_while_the_loop_stays_behind_and_narrows_back() -> None:
-    metrics = Metrics("gateway")
+    metrics = GatewayMetrics()
     interval = StateInterval(0.25, 1.0, metrics.sse_state_interval)
     interval.observe(0.3, now=0.0)
     interval.observe(0.0, now=0.1)  # one late timer is noise (a descheduled process)

@@ -18,16 +18,37 @@ class FakeClock:
 
 
 class Loader:
-    def __init__(self, *bodies: bytes, delay: float = 0) -> None:
+    """Returns its bodies in turn; a gated one holds every load until `gate` is set."""
+
+    def __init__(self, *bodies: bytes, gated: bool = False) -> None:
         self.bodies = list(bodies)
         self.calls = 0
-        self.delay = delay
+        self.gate = asyncio.Event()
+        if not gated:
+            self.gate.set()
 
     async def __call__(self) -> bytes:
         self.calls += 1
-        if self.delay:
-            await asyncio.sleep(self.delay)
+        await self.gate.wait()
         return self.bodies[min(self.calls, len(self.bodies)) - 1]
+
+
+class Lookups:
+    """An on_hit callback that can be waited on: `await lookups.reach(n)` returns once n requests
+    have looked the key up (and so, on a miss, have joined the load in flight)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._changed = asyncio.Event()
+
+    def __call__(self, hit: bool) -> None:
+        self.count += 1
+        self._changed.set()
+
+    async def reach(self, count: int) -> None:
+        while self.count < count:
+            self._changed.clear()
+            await self._changed.wait()
 
 
 def test_strong_etag_is_quoted_not_weak_and_follows_the_body() -> None:
@@ -77,8 +98,11 @@ async def test_unchanged_body_keeps_the_same_etag_across_reloads() -> None:
 
 async def test_concurrent_misses_share_one_load() -> None:
     cache = TopCache(ttl_ms=500, clock=FakeClock())
-    load = Loader(b"top", delay=0.01)
-    results = await asyncio.gather(*(cache.get(("global", 10), load, lambda hit: None) for _ in range(20)))
+    load, lookups = Loader(b"top", gated=True), Lookups()
+    waiting = [asyncio.ensure_future(cache.get(("global", 10), load, lookups)) for _ in range(20)]
+    await lookups.reach(20)  # every request missed while the first load is held
+    load.gate.set()
+    results = await asyncio.gather(*waiting)
     assert load.calls == 1
     assert {result.body for result in results} == {b"top"}
 
@@ -93,17 +117,18 @@ async def test_keys_are_cached_separately() -> None:
 
 async def test_a_failed_load_reaches_every_waiter_and_is_not_cached() -> None:
     cache = TopCache(ttl_ms=500, clock=FakeClock())
-    calls = 0
+    calls, lookups, gate = 0, Lookups(), asyncio.Event()
 
     async def failing() -> bytes:
         nonlocal calls
         calls += 1
-        await asyncio.sleep(0.01)
+        await gate.wait()
         raise ConnectionError("redis down")
 
-    outcomes = await asyncio.gather(
-        *(cache.get(("global", 10), failing, lambda hit: None) for _ in range(5)), return_exceptions=True
-    )
+    waiting = [asyncio.ensure_future(cache.get(("global", 10), failing, lookups)) for _ in range(5)]
+    await lookups.reach(5)
+    gate.set()
+    outcomes = await asyncio.gather(*waiting, return_exceptions=True)
     assert calls == 1
     assert all(isinstance(outcome, ConnectionError) for outcome in outcomes)
     assert (await cache.get(("global", 10), Loader(b"ok"), lambda hit: None)).body == b"ok"
@@ -129,12 +154,13 @@ async def test_a_cancelled_leader_does_not_fail_its_followers() -> None:
     # The leader is the request that happened to start the load; if its client goes away and
     # its task is cancelled, the requests waiting on the same load must still get the board.
     cache = TopCache(ttl_ms=500, clock=FakeClock())
-    load = Loader(b"top", delay=0.05)
-    leader = asyncio.create_task(cache.get(("global", 10), load, lambda hit: None))
-    await asyncio.sleep(0.01)
-    follower = asyncio.create_task(cache.get(("global", 10), load, lambda hit: None))
-    await asyncio.sleep(0.01)
+    load, lookups = Loader(b"top", gated=True), Lookups()
+    leader = asyncio.create_task(cache.get(("global", 10), load, lookups))
+    follower = asyncio.create_task(cache.get(("global", 10), load, lookups))
+    await lookups.reach(2)  # both wait on the one load the leader started
     leader.cancel()
     with pytest.raises(asyncio.CancelledError):
         await leader
+    load.gate.set()
     assert (await follower).body == b"top"
+    assert load.calls == 1

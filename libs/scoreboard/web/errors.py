@@ -28,7 +28,8 @@ STATUS_OF: dict[ErrorCode, int] = {
 }
 
 audit_log = logging.getLogger("scoreboard.audit")
-error_log = logging.getLogger("scoreboard.api")
+# Every service answers through here: the JSON line's `service` field says which one.
+error_log = logging.getLogger("scoreboard.errors")
 
 
 def error_body(code: ErrorCode, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:

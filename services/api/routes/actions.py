@@ -14,7 +14,8 @@ from scoreboard.web.responses import JSONResponse
 from services.api.context import context_of
 from services.api.guards import guarded_principal
 from services.api.maintenance import refuse_while_increments_off
-from services.api.schemas import ActionRequest, load_object, read_body, validate
+from services.api.request_body import load_object, read_body
+from services.api.schemas import ActionRequest, validate
 
 
 async def create_action(request: Request) -> Response:

@@ -25,7 +25,7 @@ from scoreboard.web.client_ip import client_ip
 from scoreboard.web.responses import JSONResponse
 from services.api.context import ApiContext, context_of
 from services.api.guards import authenticate
-from services.api.schemas import load_object, read_body
+from services.api.request_body import load_object, read_body
 
 # The page renews its player's token when it has expired; a token older than this starts over.
 RENEWAL_GRACE_S = 7 * 86_400

@@ -11,11 +11,12 @@ from scoreboard.domain.errors import Reason, Unauthorized
 from scoreboard.domain.models import IncrementRecord, Principal
 from scoreboard.domain.text import clean_text
 from scoreboard.web.responses import JSONResponse
-from services.api import increments
+from services.api import scoring
 from services.api.context import ApiContext, context_of
 from services.api.guards import guarded_principal
 from services.api.maintenance import refuse_while_increments_off
-from services.api.schemas import IncrementRequest, load_object, read_body, validate
+from services.api.request_body import load_object, read_body
+from services.api.schemas import IncrementRequest, validate
 
 
 async def increment_score(request: Request) -> Response:
@@ -24,26 +25,26 @@ async def increment_score(request: Request) -> Response:
     principal = await guarded_principal(request, context, scope="increment")
     data = load_object(await read_body(request))
     body = validate(data, IncrementRequest)
-    timestamp = increments.parse_timestamp(request.headers.get("x-request-timestamp"))
+    timestamp = scoring.parse_timestamp(request.headers.get("x-request-timestamp"))
     try:
-        action_type, delta = increments.verify_request(
+        action_type, delta = scoring.verify_request(
             context, principal, body, str(data["userId"]), str(data["actionId"]), timestamp
         )
     except Unauthorized as refused:
         if refused.reason is not Reason.TICKET_EXPIRED:
             raise
-        record = await increments.replay_after_expiry(context, principal, body, refused)
+        record = await scoring.replay_after_expiry(context, principal, body, refused)
         return await _replayed(request, context, principal, record)
-    client = increments.ClientInfo(
+    client = scoring.ClientInfo(
         ip=request.state.client_ip,
         user_agent=clean_text(request.headers.get("user-agent") or "", 512) or None,
         device_id=clean_text(request.headers.get("x-device-id") or "", 128) or None,
     )
-    record, is_public = await increments.commit(context, principal, body, action_type, delta, client)
+    record, is_public = await scoring.commit(context, principal, body, action_type, delta, client)
     if not record.inserted:
         return await _replayed(request, context, principal, record)
     context.metrics.increments.inc()
-    rank, top = await increments.rank_after_commit(context, principal, record, is_public)
+    rank, top = await scoring.rank_after_commit(context, principal, record, is_public)
     answer: dict[str, Any] = {
         "userId": str(principal.user_id),
         "newScore": record.score_after,
@@ -63,7 +64,7 @@ async def _replayed(
     answer = {
         "userId": str(principal.user_id),
         "newScore": record.score_after,
-        "rank": await increments.current_rank(context, principal.user_id),
+        "rank": await scoring.current_rank(context, principal.user_id),
         "replayed": True,
     }
     return JSONResponse(answer, headers={**request.state.extra_headers, "Idempotent-Replayed": "true"})

@@ -12,7 +12,7 @@ from scoreboard.web.responses import JSONResponse
 from services.api import standings
 from services.api.context import context_of
 from services.api.guards import authenticate, limit_ip, limit_reads
-from services.api.schemas import board_query, int_query
+from services.api.queries import board_query, int_query
 from services.api.top_fast_path import etag_matches
 
 

@@ -15,7 +15,8 @@ from scoreboard.redis_store.job_queue import refresh_profiles_job
 from scoreboard.web.responses import JSONResponse
 from services.api.context import context_of
 from services.api.guards import guarded_principal
-from services.api.schemas import PrivacyRequest, load_object, read_body, validate
+from services.api.request_body import load_object, read_body
+from services.api.schemas import PrivacyRequest, validate
 
 log = logging.getLogger("scoreboard.api.privacy")
 

@@ -11,8 +11,8 @@ from scoreboard.web.responses import JSONResponse
 from services.api.admin_auth import admin_principal
 from services.api.admin_schemas import decode_cursor, encode_cursor
 from services.api.context import context_of
+from services.api.queries import int_query
 from services.api.routes.admin.database import database_unavailable
-from services.api.schemas import int_query
 
 MAX_PAGE = 200
 

@@ -20,8 +20,9 @@ from scoreboard.web.responses import JSONResponse
 from services.api.admin_auth import admin_principal
 from services.api.admin_schemas import ADMIN_MAX_BODY_BYTES, FlagsUpdate
 from services.api.context import ApiContext, context_of
+from services.api.request_body import load_object, read_body
 from services.api.routes.admin.database import database_unavailable
-from services.api.schemas import load_object, read_body, validate
+from services.api.schemas import validate
 
 log = logging.getLogger("scoreboard.api.admin")
 

@@ -198,10 +198,10 @@ async def rank_after_commit(
             "Redis unavailable after commit; the reconciler will apply it",
             extra={"event_id": record.event_id},
         )
-        return await _rank_from_database(context, principal.user_id), None
+        return await current_rank(context, principal.user_id, redis=False), None
     context.metrics.jobs.labels("apply_score", "enqueued").inc()
     if not outcome.board_ready:  # being rebuilt: its ranks are partial
-        return await _rank_from_database(context, principal.user_id), None
+        return await current_rank(context, principal.user_id, redis=False), None
     top = None
     if outcome.applied and outcome.rank <= TOP_SIZE:
         try:
@@ -212,18 +212,12 @@ async def rank_after_commit(
     return outcome.rank, top
 
 
-async def current_rank(context: ApiContext, user_id: UUID) -> int | None:
-    """The rank now, or None when the user has none or no store can tell (the write stands)."""
+async def current_rank(context: ApiContext, user_id: UUID, *, redis: bool = True) -> int | None:
+    """The rank now, or None when the user has none or no store can tell (the write stands).
+    `redis=False` skips Redis when it is known to be away or partial (a board being rebuilt)."""
+    lookup = standings.score_and_rank if redis else standings.score_and_rank_from_database
     try:
-        found = await standings.score_and_rank(context, DEFAULT_BOARD, user_id)
-    except Unavailable:
-        return None
-    return found[1] if found else None
-
-
-async def _rank_from_database(context: ApiContext, user_id: UUID) -> int | None:
-    try:
-        found = await standings.score_and_rank_from_database(context, DEFAULT_BOARD, user_id)
+        found = await lookup(context, DEFAULT_BOARD, user_id)
     except Unavailable:
         return None
     return found[1] if found else None
