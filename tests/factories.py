@@ -68,8 +68,8 @@ def service_environment(database_url: str, redis_url: str) -> dict[str, str]:
     }
 
 
-def token(user_id: uuid.UUID, name: str = "Alice", ttl_s: int = 300) -> str:
-    return mint_dev_token(JWT_SECRET, user_id=user_id, name=name, ttl_s=ttl_s)
+def token(user_id: uuid.UUID, name: str = "Alice", ttl_s: int = 300, *, admin: bool = False) -> str:
+    return mint_dev_token(JWT_SECRET, user_id=user_id, name=name, ttl_s=ttl_s, admin=admin)
 
 
 @dataclass
@@ -79,10 +79,11 @@ class Player:
     name: str = "Alice"
     user_id: uuid.UUID = field(default_factory=uuid.uuid4)
     ip: str | None = None
+    admin: bool = False  # the token carries scoreboard:admin (DESIGN section 11)
 
     @property
     def token(self) -> str:
-        return token(self.user_id, self.name)
+        return token(self.user_id, self.name, admin=self.admin)
 
     def headers(self) -> dict[str, str]:
         headers = {"authorization": f"Bearer {self.token}"}

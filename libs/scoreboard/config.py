@@ -21,6 +21,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from scoreboard.domain.boards import BOARD_PATTERN, Board
 from scoreboard.domain.models import DEFAULT_BOARD
 from scoreboard.domain.windows import WindowRule
+from scoreboard.flags.providers import BUILTIN, factory_of
 
 ENV_PREFIX = "SCOREBOARD_"
 
@@ -83,6 +84,8 @@ class JwtSettings(BaseScoreboardSettings):
     jwt_algorithms: Annotated[list[str], NoDecode] = Field(default_factory=list)
     jwt_max_ttl_s: int = Field(default=900, ge=1)
     jwt_leeway_s: int = Field(default=30, ge=0, le=300)
+    # The claim that makes a token an admin's when it holds `scoreboard:admin` (DESIGN section 11).
+    admin_claim: str = Field(default="roles", min_length=1, max_length=200)
 
     _split_algorithms = field_validator("jwt_algorithms", mode="before")(_split_commas)
     _check_jwt_secret = field_validator("jwt_secret")(_long_enough)
@@ -142,6 +145,22 @@ class HttpSettings(BaseScoreboardSettings):
     access_log: Literal["all", "errors", "off"] = "errors"
 
     _split_origins = field_validator("cors_origins", mode="before")(_split_commas)
+
+
+class FlagSettings(BaseScoreboardSettings):
+    """Where the runtime flags come from (scoreboard/flags/, docs/operations.md "Operators")."""
+
+    flags_provider: str = "builtin"
+    # How often each process reads the flags' source: a change applies everywhere within 2 s.
+    flags_refresh_ms: int = Field(default=500, ge=50, le=1000)
+
+    @field_validator("flags_provider")
+    @classmethod
+    def _usable_provider(cls, value: str) -> str:
+        value = value.strip()
+        if value != BUILTIN:
+            factory_of(value)  # importable and callable, or the process stops naming the variable
+        return value
 
 
 class LeaderboardSettings(BaseScoreboardSettings):

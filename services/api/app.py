@@ -10,11 +10,13 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
+from scoreboard.db import flags as stored_flags
 from scoreboard.db.group_commit import GroupCommitter
 from scoreboard.db.pool import create_pool_lazily
 from scoreboard.db.score_events import board_spec
 from scoreboard.domain.actions import ActionType
 from scoreboard.domain.boards import in_answer_order
+from scoreboard.flags.runtime import FlagsRuntime
 from scoreboard.redis_store.connection import create_redis
 from scoreboard.redis_store.job_queue import JobQueue
 from scoreboard.redis_store.leaderboard import Leaderboard
@@ -31,7 +33,17 @@ from services.api import openapi
 from services.api.context import ApiContext
 from services.api.metrics import ApiMetrics
 from services.api.read_limit import ReadLimiter
-from services.api.routes import actions, boards, demo, health, increments, leaderboard, privacy, realtime
+from services.api.routes import (
+    actions,
+    admin,
+    boards,
+    demo,
+    health,
+    increments,
+    leaderboard,
+    privacy,
+    realtime,
+)
 from services.api.settings import ApiSettings
 from services.api.top_cache import TopCache
 from services.api.top_fast_path import TopFastPath
@@ -47,6 +59,7 @@ def _routes(settings: ApiSettings, metrics: Metrics) -> list[Route]:
         Route("/api/scores/me", leaderboard.my_score, methods=["GET"]),
         Route("/api/me/privacy", privacy.set_privacy, methods=["PUT"]),
         Route("/api/realtime/token", realtime.realtime_token, methods=["GET"]),
+        *admin.routes(),
         Route(
             "/api/openapi.json",
             openapi.endpoint(openapi.build_document(settings.action_types)),
@@ -93,6 +106,14 @@ def _context(settings: ApiSettings, metrics: ApiMetrics) -> ApiContext:
             if settings.db_group_commit
             else None
         ),
+        flags=FlagsRuntime(
+            settings,
+            service="api",
+            source=lambda: stored_flags.read(pool),
+            source_name="postgres",
+            user_per_min=settings.rate_limit_user_per_min,
+            ip_per_min=settings.rate_limit_ip_per_min,
+        ),
     )
 
 
@@ -107,6 +128,8 @@ def create_app(settings: ApiSettings | None = None) -> Starlette:
             await context.pool  # min_size=0: returns without connecting
             stack.push_async_callback(context.pool.close)
             stack.push_async_callback(context.redis.aclose)
+            context.flags.start()
+            stack.push_async_callback(context.flags.stop)
             yield {"context": context}
 
     cors = cors_policy(

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from scoreboard.db.group_commit import GroupCommitter
 from scoreboard.domain.actions import ActionType
 from scoreboard.domain.boards import Board
+from scoreboard.flags.runtime import FlagsRuntime
 from scoreboard.redis_store.job_queue import JobQueue
 from scoreboard.redis_store.leaderboard import Leaderboard
 from scoreboard.redis_store.rate_limit import RateLimiter
@@ -46,6 +47,7 @@ class ApiContext:
     answer_order: list[str]  # domain.boards.in_answer_order: the main board of an increment first
     board_spec: str  # the boards as the increment's SQL function takes them
     committer: GroupCommitter | None  # None: one transaction per increment
+    flags: FlagsRuntime
     top_queries: TopQueries = field(default_factory=TopQueries)
 
     def count_top_cache(self, hit: bool) -> None:

@@ -69,18 +69,20 @@ def limit_reads(request: Request, context: ApiContext) -> None:
 
 async def limit_ip(request: Request, context: ApiContext, scope: str) -> str:
     address = _caller_address(request, context)
-    await _enforce(request, context, Check(scope, address, context.settings.rate_limit_ip_per_min))
+    await _enforce(request, context, Check(scope, address, context.flags.current.ip_per_min))
     return address
 
 
 async def guarded_principal(request: Request, context: ApiContext, *, scope: str) -> Principal:
     """IP limit, then the bearer token, then the user limit (one round trip for both limits)."""
-    ip_check = Check(f"{scope}-ip", _caller_address(request, context), context.settings.rate_limit_ip_per_min)
+    # The limits in force: a runtime flag's, else the environment's (scoreboard/flags/view.py).
+    limits = context.flags.current
+    ip_check = Check(f"{scope}-ip", _caller_address(request, context), limits.ip_per_min)
     try:
         principal = await authenticate(request, context)
     except Unauthenticated:
         await _enforce(request, context, ip_check)  # a flood of bad tokens still counts per IP
         raise
-    user_check = Check(f"{scope}-user", str(principal.user_id), context.settings.rate_limit_user_per_min)
+    user_check = Check(f"{scope}-user", str(principal.user_id), limits.user_per_min)
     await _enforce(request, context, ip_check, user_check)
     return principal

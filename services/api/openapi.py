@@ -19,6 +19,7 @@ from starlette.responses import Response
 from scoreboard.domain.boards import BOARD_PATTERN
 from scoreboard.domain.errors import ErrorCode
 from scoreboard.domain.windows import WINDOW_ID_PATTERN
+from services.api.admin_schemas import FlagsUpdate
 from services.api.schemas import ActionRequest, IncrementRequest, PrivacyRequest
 
 TIMESTAMP_PATTERN = "^[0-9]{1,12}$"  # as services/api/scoring.py parse_timestamp
@@ -88,6 +89,7 @@ _COMMON_AUTH_ERRORS = {
     **_INTERNAL,
 }
 _BOARD_ERRORS = {"404": _error("NOT_FOUND: unknown board, or a window past its retention")}
+_ADMIN_ERRORS = {**_COMMON_AUTH_ERRORS, "403": _error("UNAUTHORIZED: not an admin (reason not_admin)")}
 _TOO_LARGE = {"413": _error("VALIDATION_ERROR: body over 8 KiB")}
 
 RESPONSE_SCHEMAS: dict[str, Any] = {
@@ -195,6 +197,54 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
             "public": {"type": "boolean", "description": "false: shown as Anonymous"},
         },
     },
+    "Flags": {
+        "type": "object",
+        "required": [
+            "increments",
+            "realtime",
+            "rate_limit_user_per_min",
+            "rate_limit_ip_per_min",
+            "version",
+        ],
+        "properties": {
+            "increments": {"type": "boolean", "description": "false: writes answer 503 maintenance"},
+            "realtime": {"type": "boolean", "description": "false: the gateway ends streams, answers 503"},
+            "rate_limit_user_per_min": {
+                "type": ["integer", "null"],
+                "minimum": 1,
+                "description": "null: the environment's SCOREBOARD_RATE_LIMIT_USER_PER_MIN",
+            },
+            "rate_limit_ip_per_min": {
+                "type": ["integer", "null"],
+                "minimum": 1,
+                "description": "null: the environment's SCOREBOARD_RATE_LIMIT_IP_PER_MIN",
+            },
+            "version": {"type": "integer", "minimum": 0, "description": "grows with every change"},
+        },
+    },
+    "AuditRow": {
+        "type": "object",
+        "required": ["id", "at", "actor", "action", "target", "before", "after", "reason", "requestId"],
+        "properties": {
+            "id": {"type": "integer"},
+            "at": {"type": "string", "format": "date-time"},
+            "actor": {"type": "string", "description": "the admin's user id, or a system actor"},
+            "action": {"type": "string"},
+            "target": {"type": ["string", "null"]},
+            "before": {"type": ["object", "null"]},
+            "after": {"type": ["object", "null"]},
+            "reason": {"type": "string"},
+            "requestId": {"type": ["string", "null"]},
+        },
+    },
+    "AuditPage": {
+        "type": "object",
+        "required": ["items", "nextCursor"],
+        "properties": {
+            "items": {"type": "array", "items": _ref("AuditRow")},
+            "nextCursor": {"type": ["string", "null"], "description": "null on the last page"},
+        },
+    },
 }
 
 
@@ -206,6 +256,7 @@ def request_schemas(action_types: Collection[str]) -> dict[str, Any]:
         "ActionRequest": action,
         "IncrementRequest": IncrementRequest.model_json_schema(),
         "PrivacyRequest": PrivacyRequest.model_json_schema(),
+        "FlagsUpdate": FlagsUpdate.model_json_schema(),
     }
 
 
@@ -335,6 +386,50 @@ PATHS: dict[str, Any] = {
             ),
             "security": _BEARER,
             "responses": {"200": _json(_ref("RealtimeToken"), "a stream token"), **_COMMON_AUTH_ERRORS},
+        }
+    },
+    "/api/admin/flags": {
+        "get": {
+            "summary": "The runtime flags (admins)",
+            "security": _BEARER,
+            "responses": {"200": _json(_ref("Flags"), "the flags as stored"), **_ADMIN_ERRORS},
+        },
+        "put": {
+            "summary": "Change runtime flags (admins): a partial body and a reason; audited",
+            "description": (
+                "Every process applies the change within 2 s. A flag of the wrong type, an "
+                "unknown flag, or a missing, blank or over-long reason is a 400 and changes nothing."
+            ),
+            "security": _BEARER,
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _ref("FlagsUpdate")}},
+            },
+            "responses": {
+                "200": _json(_ref("Flags"), "the flags after the change"),
+                **_ADMIN_ERRORS,
+                "413": _error("VALIDATION_ERROR: body over 32 KiB"),
+            },
+        },
+    },
+    "/api/admin/audit": {
+        "get": {
+            "summary": "The audit log, newest first (admins)",
+            "security": _BEARER,
+            "parameters": [
+                {
+                    "name": "cursor",
+                    "in": "query",
+                    "description": "opaque: the nextCursor of the previous page",
+                    "schema": {"type": "string"},
+                },
+                {
+                    "name": "limit",
+                    "in": "query",
+                    "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
+                },
+            ],
+            "responses": {"200": _json(_ref("AuditPage"), "one page"), **_ADMIN_ERRORS},
         }
     },
     "/api/openapi.json": {

@@ -17,14 +17,15 @@ class BodyTooLarge(ValidationFailed):
 
 
 async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
+    too_large = f"the body is larger than {limit // 1024} KiB"
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge("the body is larger than 8 KiB", details={"limit": limit})
+        raise BodyTooLarge(too_large, details={"limit": limit})
     chunks = bytearray()
     async for chunk in request.stream():
         chunks += chunk
         if len(chunks) > limit:
-            raise BodyTooLarge("the body is larger than 8 KiB", details={"limit": limit})
+            raise BodyTooLarge(too_large, details={"limit": limit})
     return bytes(chunks)
 
 

@@ -8,6 +8,7 @@ from scoreboard.config import (
     ActionSettings,
     BoardSettings,
     DatabaseSettings,
+    FlagSettings,
     HttpSettings,
     JwtSettings,
     LeaderboardSettings,
@@ -28,6 +29,7 @@ class ApiSettings(
     HttpSettings,
     LeaderboardSettings,
     BoardSettings,
+    FlagSettings,
 ):
     # Group commit: concurrent increments share a transaction (libs/scoreboard/db/group_commit.py).
     db_group_commit: bool = True

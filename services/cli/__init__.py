@@ -28,6 +28,9 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--user", required=True, help="user id (UUID)")
     token.add_argument("--name", default="Player")
     token.add_argument("--ttl", type=int, default=None, help="seconds (default: the maximum allowed)")
+    token.add_argument(
+        "--admin", action="store_true", help="an admin's token (scoreboard:admin in SCOREBOARD_ADMIN_CLAIM)"
+    )
 
     dev = sub.add_parser("dev", help="start the whole stack locally (embedded Postgres and Redis)")
     dev.add_argument("--host", default="127.0.0.1")

@@ -132,6 +132,8 @@ def run_token(args: argparse.Namespace) -> int:
             ttl_s=ttl,
             issuer=settings.jwt_issuer,
             audience=settings.jwt_audience,
+            admin=args.admin,
+            admin_claim=settings.admin_claim,
         )
     )
     return 0

@@ -20,6 +20,7 @@ from scoreboard.web.errors import EXCEPTION_HANDLERS
 from scoreboard.web.health import Readiness, probe_routes
 from scoreboard.web.request_context import HttpPolicy, cors_policy, middleware_stack
 from services.gateway.broadcaster import READ_BLOCK_MS, Broadcaster
+from services.gateway.flags_watch import watch_flags
 from services.gateway.metrics import GatewayMetrics
 from services.gateway.settings import GatewaySettings
 from services.gateway.state_interval import StateInterval
@@ -70,6 +71,7 @@ def create_app(settings: GatewaySettings | None = None) -> GatewayApp:
     cors = cors_policy(settings.cors_origins, methods=["GET"], headers=["last-event-id", "cache-control"])
     policy = HttpPolicy(metrics, settings.access_log, cors)
     stream = StreamEndpoint(settings, broadcaster, tokens, metrics, policy)
+    flags = watch_flags(settings, redis, broadcaster)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
@@ -78,6 +80,8 @@ def create_app(settings: GatewaySettings | None = None) -> GatewayApp:
             stack.push_async_callback(reader.aclose)
             broadcaster.start()
             stack.push_async_callback(broadcaster.stop)
+            flags.start()
+            stack.push_async_callback(flags.stop)
             # Everything built so far lives as long as the process: keep the collector off it, so
             # a full collection with 10,000 connections does not stall delivery for a second.
             gc.freeze()

@@ -72,6 +72,7 @@ class Broadcaster:
         self.position = "0-0"  # the last stream id dispatched
         self.healthy = False
         self.draining = False
+        self.paused = False  # realtime: false (a runtime flag): services/gateway/flags_watch.py
         self._heartbeat_s = heartbeat_s
         self._send_timeout_s = send_timeout_s
         self._tasks: list[asyncio.Task[None]] = []
@@ -149,6 +150,16 @@ class Broadcaster:
         for subscriber in self.subscribers:
             if subscriber.idle:
                 subscriber.kick()  # a busy one says goodbye after its current write
+
+    def pause(self) -> None:
+        """Like a drain, but undone by `resume`: the clients say goodbye, new ones are refused."""
+        self.paused = True
+        for subscriber in self.subscribers:
+            if subscriber.idle:
+                subscriber.kick()
+
+    def resume(self) -> None:
+        self.paused = False
 
     async def _run(self) -> None:
         while True:

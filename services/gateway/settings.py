@@ -4,10 +4,19 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from scoreboard.config import BoardSettings, HttpSettings, ProxySettings, RedisSettings, TicketSettings
+from scoreboard.config import (
+    BoardSettings,
+    FlagSettings,
+    HttpSettings,
+    ProxySettings,
+    RedisSettings,
+    TicketSettings,
+)
 
 
-class GatewaySettings(RedisSettings, TicketSettings, HttpSettings, ProxySettings, BoardSettings):
+class GatewaySettings(
+    RedisSettings, TicketSettings, HttpSettings, ProxySettings, BoardSettings, FlagSettings
+):
     sse_heartbeat_s: float = Field(default=15.0, gt=0)
     # At most one Top 10 per client per interval; widened up to the maximum while the loop lags.
     sse_state_interval_ms: int = Field(default=250, ge=10, le=60_000)

@@ -32,6 +32,7 @@ from services.gateway.sse_response import HEADERS, SubscriberStream
 from services.gateway.subscriber import Subscriber
 
 PATH = "/api/realtime/stream"
+MAINTENANCE_RETRY_AFTER_S = 10
 
 
 class StreamEndpoint:
@@ -71,6 +72,12 @@ class StreamEndpoint:
         board = known_board(query.get("board"), self.boards)  # 400 or 404 before anything else
         token = query.get("token")
         user_id = str(self.tokens.verify(token)) if token else None  # 401 before the stream opens
+        if self.broadcaster.paused:
+            raise Unavailable(
+                "the realtime stream is switched off for maintenance; poll GET /api/leaderboard/top",
+                reason=Reason.MAINTENANCE,
+                retry_after_s=MAINTENANCE_RETRY_AFTER_S,
+            )
         if self.broadcaster.draining or not self.broadcaster.healthy:
             raise Unavailable(
                 "the realtime stream is unavailable; poll GET /api/leaderboard/top meanwhile",
@@ -93,7 +100,7 @@ class StreamEndpoint:
             subscriber,
             initial,
             headers=await request.response_headers(HEADERS),
-            draining=lambda: self.broadcaster.draining,
+            draining=lambda: self.broadcaster.draining or self.broadcaster.paused,
             goodbye=self._goodbye,
             on_close=self._closed,
         )

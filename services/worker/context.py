@@ -9,6 +9,7 @@ import asyncpg
 from arq.connections import ArqRedis
 
 from scoreboard.domain.boards import Board
+from scoreboard.flags.runtime import FlagsRuntime
 from scoreboard.redis_store.leaderboard import Leaderboard
 from services.worker.metrics import WorkerMetrics
 from services.worker.settings import WorkerProcessSettings
@@ -25,6 +26,7 @@ class WorkerContext:
     publisher: TopPublisher
     boards: dict[str, Board]  # in configuration order
     next_prune: dict[str, float] = field(default_factory=dict)  # board -> monotonic time of the next prune
+    flags: FlagsRuntime | None = None  # started by run(): tests drive jobs without it
 
 
 def context_of(ctx: dict[str, Any]) -> WorkerContext:

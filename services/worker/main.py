@@ -15,6 +15,7 @@ from arq.worker import Worker, func
 from redis.exceptions import RedisError
 
 from scoreboard.db.pool import create_pool_lazily
+from scoreboard.flags.runtime import FlagsRuntime
 from scoreboard.redis_store.connection import UNAVAILABLE_ERRORS as REDIS_DOWN
 from scoreboard.redis_store.connection import create_redis
 from scoreboard.redis_store.job_queue import APPLY_SCORE, REFRESH_PROFILES, job_deserializer, job_serializer
@@ -22,6 +23,7 @@ from scoreboard.redis_store.keys import JOB_QUEUE
 from scoreboard.redis_store.leaderboard import Leaderboard
 from services.worker import jobs, profiles, reconciler
 from services.worker.context import WorkerContext
+from services.worker.flags_mirror import mirroring_source
 from services.worker.health import HealthServer, create_health_app
 from services.worker.metrics import WorkerMetrics
 from services.worker.settings import WorkerProcessSettings
@@ -48,7 +50,10 @@ def build_context(settings: WorkerProcessSettings, metrics: WorkerMetrics) -> Wo
         coalesce_ms=settings.leaderboard_coalesce_ms,
         stream_maxlen=settings.stream_maxlen,
     )
-    return WorkerContext(settings, pool, redis, leaderboard, metrics, publisher, boards)
+    flags = FlagsRuntime(
+        settings, service="worker", source=mirroring_source(pool, redis), source_name="postgres"
+    )
+    return WorkerContext(settings, pool, redis, leaderboard, metrics, publisher, boards, flags=flags)
 
 
 def build_worker(settings: WorkerProcessSettings, context: WorkerContext) -> Worker:
@@ -91,6 +96,8 @@ async def run(settings: WorkerProcessSettings) -> None:
     metrics = WorkerMetrics()
     context = build_context(settings, metrics)
     await context.pool
+    if context.flags is not None:
+        context.flags.start()
     health = HealthServer(
         uvicorn.Config(
             create_health_app(context.pool, context.redis, metrics),
@@ -104,6 +111,8 @@ async def run(settings: WorkerProcessSettings) -> None:
     try:
         await _work_until_stopped(settings, context)
     finally:
+        if context.flags is not None:
+            await context.flags.stop()
         await context.publisher.stop()
         health.should_exit = True
         with contextlib.suppress(asyncio.CancelledError):

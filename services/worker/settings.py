@@ -7,10 +7,18 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from scoreboard.config import BoardSettings, DatabaseSettings, LeaderboardSettings, RedisSettings
+from scoreboard.config import (
+    BoardSettings,
+    DatabaseSettings,
+    FlagSettings,
+    LeaderboardSettings,
+    RedisSettings,
+)
 
 
-class WorkerProcessSettings(DatabaseSettings, RedisSettings, LeaderboardSettings, BoardSettings):
+class WorkerProcessSettings(
+    DatabaseSettings, RedisSettings, LeaderboardSettings, BoardSettings, FlagSettings
+):
     worker_host: str = "127.0.0.1"
     worker_port: int = Field(default=8002, ge=0, le=65535)  # /healthz, /readyz, /metrics
     worker_max_jobs: int = Field(default=100, ge=1)

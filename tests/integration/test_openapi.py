@@ -73,6 +73,19 @@ async def test_real_answers_match_the_document(api: httpx.AsyncClient) -> None:
     _check(await api.get("/api/scores/me", headers=auth), "/api/scores/me")
     _check(await api.get("/api/leaderboard/around/me", headers=auth), "/api/leaderboard/around/me")
     _check(await api.get("/api/realtime/token", headers=auth), "/api/realtime/token")
+    root = Player("Root", admin=True).headers()
+    _check(await api.get("/api/admin/flags", headers=root), "/api/admin/flags")
+    _check(await api.get("/api/admin/flags", headers=auth), "/api/admin/flags")
+    _check(await api.get("/api/admin/flags"), "/api/admin/flags")
+    for body in ({"realtime": True, "reason": "documented"}, {"realtime": "yes", "reason": "x"}):
+        _check(await api.put("/api/admin/flags", json=body, headers=root), "/api/admin/flags", "put")
+    _check(
+        await api.put("/api/admin/flags", content=b"{" + b" " * 40_000 + b"}", headers=root),
+        "/api/admin/flags",
+        "put",
+    )
+    _check(await api.get("/api/admin/audit?limit=1", headers=root), "/api/admin/audit")
+    _check(await api.get("/api/admin/audit?cursor=nope", headers=root), "/api/admin/audit")
     _check(await api.get("/healthz"), "/healthz")
     _check(await api.get("/readyz"), "/readyz")
     served = await api.get("/api/openapi.json")
@@ -144,7 +157,8 @@ def _constrained_parameters() -> list[tuple[str, str, dict[str, Any]]]:
 async def test_the_server_refuses_exactly_the_parameters_the_document_refuses(
     api: httpx.AsyncClient, path: str, method: str, parameter: dict[str, Any]
 ) -> None:
-    alice = Player("Alice")
+    # The admin routes look at nothing of a request before its caller is known to be an admin.
+    alice = Player("Alice", admin=path.startswith("/api/admin/"))
     disagreements = []
     for raw in _probes(parameter["schema"]):
         headers, body = alice.headers(), None

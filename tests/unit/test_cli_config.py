@@ -91,3 +91,24 @@ async def test_token_with_a_secret_prints_a_token_the_verifier_accepts(tmp_path:
     assert result.returncode == 0, result.stderr
     principal = await TokenVerifier(JwtSettings(jwt_secret="j" * 40)).verify(result.stdout.strip())
     assert (principal.user_id, principal.display_name) == (user, "Ada")
+
+
+async def test_token_admin_mints_a_token_the_verifier_takes_for_an_admins(tmp_path: Path) -> None:
+    from scoreboard.config import JwtSettings
+    from scoreboard.security.bearer import TokenVerifier
+
+    verifier = TokenVerifier(JwtSettings(jwt_secret="j" * 40))
+    for args, admin in ((["--admin"], True), ([], False)):
+        result = _run(["token", "--user", str(uuid4()), *args], tmp_path, SCOREBOARD_JWT_SECRET="j" * 40)
+        assert result.returncode == 0, result.stderr
+        assert (await verifier.verify(result.stdout.strip())).admin is admin
+
+
+def test_an_unusable_flags_provider_stops_the_service_naming_the_variable(tmp_path: Path) -> None:
+    env = COMPLETE | {"SCOREBOARD_FLAGS_PROVIDER": "nowhere:factory"}
+    result = _run(["api", "--port", "0"], tmp_path, **env)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "SCOREBOARD_FLAGS_PROVIDER" in lines[0]
+    assert "cannot import nowhere" in lines[0]

@@ -35,6 +35,8 @@ class Reason(StrEnum):
     NO_SIGNING_KEY = "no_signing_key"
     DATABASE_UNAVAILABLE = "database_unavailable"
     STREAM_UNAVAILABLE = "stream_unavailable"
+    NOT_ADMIN = "not_admin"
+    MAINTENANCE = "maintenance"
 
 
 class ScoreboardError(Exception):

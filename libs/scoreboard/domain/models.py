@@ -17,6 +17,7 @@ class Principal:
 
     user_id: UUID
     display_name: str
+    admin: bool = False  # the token's admin claim holds scoreboard:admin (DESIGN section 11)
 
 
 @dataclass(frozen=True, slots=True)

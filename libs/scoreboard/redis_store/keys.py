@@ -12,6 +12,7 @@ JOB_QUEUE = "scoreboard:jobs"
 PROFILES = "sb:profiles"  # HASH user id -> [display name, is public] (redis_store/profiles.py)
 PROFILES_WATERMARK = "sb:profiles:watermark"  # STRING epoch seconds of the profile change feed
 RATE_LIMIT_PREFIX = "sb:rl:"
+RUNTIME_FLAGS = "sb:flags"  # STRING JSON {version, flags}: the gateway's copy (redis_store/flags_mirror.py)
 
 
 ALL_TIME = "all"

@@ -25,6 +25,7 @@ from scoreboard.config import JwtSettings
 from scoreboard.domain.errors import Reason, Unauthenticated
 from scoreboard.domain.models import Principal
 from scoreboard.domain.text import clean_text
+from scoreboard.security.admin_claim import ADMIN_ROLE, DEFAULT_ADMIN_CLAIM, holds_admin_role
 
 HS_ALGORITHMS = ["HS256"]
 # "Ed25519" is EdDSA's fully-specified name (RFC 9864); "EdDSA" stays accepted for existing issuers.
@@ -165,7 +166,11 @@ class TokenVerifier:
             raise _invalid("the token subject must be a UUID") from error
         name = claims.get("name")
         display_name = clean_text(name, MAX_NAME_LENGTH) if isinstance(name, str) else ""
-        return Principal(user_id=user_id, display_name=display_name or f"Player {str(user_id)[:8]}")
+        return Principal(
+            user_id=user_id,
+            display_name=display_name or f"Player {str(user_id)[:8]}",
+            admin=holds_admin_role(claims, self._settings.admin_claim),
+        )
 
 
 def renewable_dev_subject(secret: str, token: str, *, grace_s: float) -> tuple[UUID, str]:
@@ -191,9 +196,13 @@ def mint_dev_token(
     ttl_s: int,
     issuer: str | None = None,
     audience: str | None = None,
+    admin: bool = False,
+    admin_claim: str = DEFAULT_ADMIN_CLAIM,
 ) -> str:
     now = int(time.time())
     claims: dict[str, Any] = {"sub": str(user_id), "name": name, "iat": now, "exp": now + ttl_s}
+    if admin:
+        claims[admin_claim] = [ADMIN_ROLE]
     if issuer:
         claims["iss"] = issuer
     if audience:

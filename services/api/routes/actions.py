@@ -13,12 +13,14 @@ from scoreboard.security.tickets import Ticket
 from scoreboard.web.responses import JSONResponse
 from services.api.context import context_of
 from services.api.guards import guarded_principal
+from services.api.maintenance import refuse_while_increments_off
 from services.api.request_body import load_object, read_body
 from services.api.schemas import ActionRequest, validate
 
 
 async def create_action(request: Request) -> Response:
     context = context_of(request)
+    refuse_while_increments_off(context)
     principal = await guarded_principal(request, context, scope="actions")
     body = validate(load_object(await read_body(request)), ActionRequest)
     action_type = context.action_types.get(body.type)

@@ -14,12 +14,14 @@ from scoreboard.web.responses import JSONResponse
 from services.api import scoring
 from services.api.context import ApiContext, context_of
 from services.api.guards import guarded_principal
+from services.api.maintenance import refuse_while_increments_off
 from services.api.request_body import load_object, read_body
 from services.api.schemas import IncrementRequest, validate
 
 
 async def increment_score(request: Request) -> Response:
     context = context_of(request)
+    refuse_while_increments_off(context)
     principal = await guarded_principal(request, context, scope="increment")
     data = load_object(await read_body(request))
     body = validate(data, IncrementRequest)

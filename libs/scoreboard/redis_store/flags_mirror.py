@@ -1,0 +1,66 @@
+"""The runtime flags' copy in Redis, for the gateway (it has no database; DESIGN section 11).
+
+The API writes it right after a change commits; the worker copies PostgreSQL's state over it
+whenever the copy is older or missing (Redis restarted empty, or Redis was away during the
+change). A write never replaces a newer version, so a slow writer cannot undo a later change.
+After restoring the database from a backup (versions go back), delete the key: the worker
+writes it again within a second.
+"""
+
+from __future__ import annotations
+
+import orjson
+from redis.asyncio import Redis
+from redis.exceptions import WatchError
+
+from scoreboard.domain.flags import RuntimeFlags, StoredFlags
+from scoreboard.redis_store.keys import RUNTIME_FLAGS
+
+WATCH_ATTEMPTS = 5
+
+
+def encode(stored: StoredFlags) -> bytes:
+    return orjson.dumps({"version": stored.version, "flags": stored.flags.to_json()})
+
+
+def decode(raw: bytes) -> StoredFlags:
+    data = orjson.loads(raw)
+    if not isinstance(data, dict) or not isinstance(data.get("version"), int):
+        raise ValueError("not a runtime flags copy")
+    return StoredFlags(RuntimeFlags.from_json(data.get("flags") or {}), data["version"])
+
+
+def _version(raw: bytes | None) -> int:
+    if raw is None:
+        return -1
+    try:
+        return decode(raw).version
+    except ValueError:
+        return -1  # a damaged copy is replaced
+
+
+async def read(redis: Redis) -> StoredFlags | None:
+    """The copy, or None when there is none yet."""
+    raw = await redis.get(RUNTIME_FLAGS)
+    return None if raw is None else decode(raw)
+
+
+async def publish(redis: Redis, stored: StoredFlags) -> bool:
+    """Write `stored` unless the copy is already as new; True when written. One round trip when
+    nothing is to be written (the worker asks every tick), an optimistic transaction otherwise."""
+    if _version(await redis.get(RUNTIME_FLAGS)) >= stored.version:
+        return False
+    payload = encode(stored)
+    for _ in range(WATCH_ATTEMPTS):
+        async with redis.pipeline(transaction=True) as pipe:
+            try:
+                await pipe.watch(RUNTIME_FLAGS)
+                if _version(await pipe.get(RUNTIME_FLAGS)) >= stored.version:
+                    return False
+                pipe.multi()  # type: ignore[no-untyped-call]
+                pipe.set(RUNTIME_FLAGS, payload)
+                await pipe.execute()
+                return True
+            except WatchError:
+                continue  # written meanwhile: look again
+    return False

@@ -1,0 +1,92 @@
+"""The bodies and queries of /api/admin/*: strict, and every write says why (DESIGN section 11)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator, model_validator
+
+from scoreboard.domain.errors import ValidationFailed
+from scoreboard.domain.flags import MAX_LIMIT_PER_MIN
+from services.api.schemas import PrintableStr
+
+MAX_REASON_LENGTH = 1000
+# Above the public routes' 8 KiB: an over-long reason is a field error (400) that names the
+# field, not a body refused unread (413).
+ADMIN_MAX_BODY_BYTES = 32 * 1024
+
+ReasonText = Annotated[
+    PrintableStr,
+    Field(
+        min_length=1,
+        max_length=MAX_REASON_LENGTH,
+        description="why, for the audit log: not blank, no control characters",
+    ),
+]
+
+
+class AdminWrite(BaseModel):
+    # A misspelt flag silently ignored would leave an operator believing it was switched.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    reason: ReasonText
+
+    @field_validator("reason")
+    @classmethod
+    def _says_something(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the reason must say why")
+        return value
+
+
+def _no_default(schema: dict[str, Any]) -> None:
+    """Absent means "unchanged": the document shows no default (null is no boolean)."""
+    schema.pop("default", None)
+
+
+LimitPerMinute = Annotated[StrictInt, Field(ge=1, le=MAX_LIMIT_PER_MIN)]
+
+
+class FlagsUpdate(AdminWrite):
+    """A partial change with a reason: the flags named change (at least one), the others stay.
+    A limit set to null goes back to the environment's value; a boolean flag is never null."""
+
+    # Absent: unchanged (None, never validated); given: a JSON boolean, null included refused.
+    # Read through changes() only, which lists the fields given.
+    increments: StrictBool = Field(default=None, json_schema_extra=_no_default)  # type: ignore[assignment]
+    realtime: StrictBool = Field(default=None, json_schema_extra=_no_default)  # type: ignore[assignment]
+    rate_limit_user_per_min: LimitPerMinute | None = None
+    rate_limit_ip_per_min: LimitPerMinute | None = None
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> FlagsUpdate:
+        if not self.changes():
+            raise ValueError("name at least one flag to change")
+        return self
+
+    def changes(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in sorted(self.model_fields_set - {"reason"})}
+
+
+_CURSOR_PREFIX = "a1:"
+
+
+def encode_cursor(before_id: int) -> str:
+    """Opaque to clients: where the next page starts (ids are not promised to stay numbers)."""
+    return base64.urlsafe_b64encode(f"{_CURSOR_PREFIX}{before_id}".encode()).rstrip(b"=").decode()
+
+
+def decode_cursor(raw: str | None) -> int | None:
+    if raw is None or raw == "":
+        return None
+    try:
+        text = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode("ascii")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        text = ""
+    match = re.fullmatch(rf"{_CURSOR_PREFIX}([1-9][0-9]{{0,17}})", text)
+    if len(raw) > 64 or match is None:
+        raise ValidationFailed("cursor is not one this API handed out", details={"field": "cursor"})
+    return int(match.group(1))
