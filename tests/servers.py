@@ -18,8 +18,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
+from devstack.servers import EmbeddedPostgres, EmbeddedRedis
 from scoreboard.db.migrate import apply_migrations
-from scoreboard.embedded import EmbeddedPostgres, EmbeddedRedis
 
 
 def with_database(url: str, name: str) -> str:

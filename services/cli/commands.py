@@ -140,8 +140,15 @@ def run_token(args: argparse.Namespace) -> int:
 
 
 def run_dev(args: argparse.Namespace) -> int:
-    from services.cli.dev import DevStack
-
+    try:  # dev tooling: in a checkout's install, not in the production image
+        from services.cli.dev import DevStack
+    except ModuleNotFoundError as error:
+        print(
+            f"scoreboard dev needs the development install ({error.name} is missing): from a checkout, "
+            "pip install -e '.[embedded]'",
+            file=sys.stderr,
+        )
+        return 2
     return DevStack(args).run()
 
 

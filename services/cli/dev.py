@@ -1,4 +1,5 @@
-"""`scoreboard dev`: embedded PostgreSQL and Redis, migrations, and the three services.
+"""`scoreboard dev`: embedded PostgreSQL and Redis, migrations, and the three services, on the
+one local-stack supervisor (devstack/stack.py) the tests and benchmarks use too.
 
 Every child gets a parent-death signal, so Ctrl-C, SIGTERM or even `kill -9` of this process
 leaves nothing running, and the next run starts on the same data directory.
@@ -12,23 +13,14 @@ import ipaddress
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 import uuid
 from pathlib import Path
 from types import FrameType
 
-import httpx
-
-from scoreboard.db.migrate import apply_migrations
-from scoreboard.embedded import (
-    ChildServer,
-    EmbeddedPostgres,
-    EmbeddedRedis,
-    die_with_parent,
-    port_open,
-)
+from devstack.net import port_open
+from devstack.stack import LocalStack
 from scoreboard.security.bearer import mint_dev_token
 from services.cli import dev_secrets
 
@@ -60,14 +52,16 @@ class DevStack:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.data_dir = Path(args.data_dir).resolve()
-        self.servers: list[ChildServer] = []
-        self.children: dict[str, subprocess.Popen[bytes]] = {}
+        self.stack = LocalStack(
+            self.data_dir,
+            database_url=os.environ.get("SCOREBOARD_DATABASE_URL", ""),
+            redis_url=os.environ.get("SCOREBOARD_REDIS_URL", ""),
+        )
         self.stopping = False
 
     def run(self) -> int:
-        busy = [
-            p for p in (self.args.api_port, self.args.gateway_port, self.args.worker_port) if port_open(p)
-        ]
+        ports = (self.args.api_port, self.args.gateway_port, self.args.worker_port)
+        busy = [port for port in ports if port_open(port)]
         if busy:
             print(
                 f"scoreboard dev: port(s) {busy} already in use; "
@@ -79,9 +73,18 @@ class DevStack:
         signal.signal(signal.SIGINT, self._on_signal)
         started = time.monotonic()
         try:
+            self.stack.start_servers()
+            applied = asyncio.run(self.stack.migrate())
+            if applied:
+                print(f"migrations applied: {', '.join(applied)}")
             env = self._environment()
-            self._start_children(env)
-            self._wait_ready()
+            for name, port in (
+                ("api", self.args.api_port),
+                ("worker", self.args.worker_port),
+                ("gateway", self.args.gateway_port),
+            ):
+                self.stack.add(name, env, port=port, host=self.args.host, log_path=None, inherit_output=True)
+            self.stack.start_services(timeout_s=READY_TIMEOUT_S)
             self._banner(env, time.monotonic() - started)
             return self._supervise()
         except KeyboardInterrupt:
@@ -101,17 +104,8 @@ class DevStack:
         env.setdefault("SCOREBOARD_JWT_SECRET", secrets["jwt_secret"])
         env.setdefault("SCOREBOARD_TICKET_SECRET", secrets["ticket_secret"])
         env.setdefault("SCOREBOARD_SIGNING_KEYS", json.dumps({"default": secrets["signing_key"]}))
-        if not env.get("SCOREBOARD_DATABASE_URL"):
-            postgres = EmbeddedPostgres(self.data_dir / "postgres")
-            self._start_server(postgres)
-            env["SCOREBOARD_DATABASE_URL"] = postgres.url
-        if not env.get("SCOREBOARD_REDIS_URL"):
-            redis = EmbeddedRedis(self.data_dir / "redis")
-            self._start_server(redis)
-            env["SCOREBOARD_REDIS_URL"] = redis.url
-        applied = asyncio.run(apply_migrations(env["SCOREBOARD_DATABASE_URL"], timeout_s=10))
-        if applied:
-            print(f"migrations applied: {', '.join(applied)}")
+        env["SCOREBOARD_DATABASE_URL"] = self.stack.database_url
+        env["SCOREBOARD_REDIS_URL"] = self.stack.redis_url
         host = self.args.host
         api_origin = f"http://{host}:{self.args.api_port}"
         env.setdefault("SCOREBOARD_CORS_ORIGINS", f"{api_origin},http://localhost:{self.args.api_port}")
@@ -132,50 +126,6 @@ class DevStack:
             )
         env["SCOREBOARD_DEV_GATEWAY_URL"] = f"http://{host}:{self.args.gateway_port}"
         return env
-
-    def _start_server(self, server: ChildServer) -> None:
-        server.start()
-        self.servers.append(server)
-
-    def _start_children(self, env: dict[str, str]) -> None:
-        host = self.args.host
-        for name, port in (
-            ("api", self.args.api_port),
-            ("worker", self.args.worker_port),
-            ("gateway", self.args.gateway_port),
-        ):
-            self.children[name] = subprocess.Popen(
-                [sys.executable, "-m", "services.cli", name, "--host", host, "--port", str(port)],
-                env=env,
-                stdin=subprocess.DEVNULL,
-                preexec_fn=die_with_parent(signal.SIGTERM),
-            )
-
-    def _wait_ready(self) -> None:
-        host = self.args.host
-        probes = [
-            f"http://{host}:{self.args.api_port}/readyz",
-            f"http://{host}:{self.args.gateway_port}/readyz",
-            f"http://{host}:{self.args.worker_port}/readyz",
-        ]
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        with httpx.Client(timeout=1.0) as client:
-            for url in probes:
-                while True:
-                    self._check_children()
-                    try:
-                        if client.get(url).status_code == 200:
-                            break
-                    except httpx.HTTPError:
-                        pass
-                    if time.monotonic() > deadline:
-                        raise RuntimeError(f"{url} did not become ready")
-                    time.sleep(0.05)
-
-    def _check_children(self) -> None:
-        for name, child in self.children.items():
-            if child.poll() is not None:
-                raise RuntimeError(f"the {name} process exited with code {child.returncode}")
 
     def _banner(self, env: dict[str, str], elapsed: float) -> None:
         user_id = uuid.uuid4()
@@ -202,7 +152,7 @@ class DevStack:
 
     def _supervise(self) -> int:
         while True:
-            self._check_children()
+            self.stack.check()
             time.sleep(0.5)
 
     def _stop_all(self) -> None:
@@ -211,14 +161,4 @@ class DevStack:
         self.stopping = True
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        for child in self.children.values():
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-        for child in self.children.values():
-            try:
-                child.wait(timeout=25)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
-        for server in reversed(self.servers):
-            server.stop()
+        self.stack.stop()

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from devstack.processes import ServiceProcess, running
 from services.cli.dev import SHOWCASE_BOARDS
 from tests.factories import service_environment
-from tests.processes import ServiceProcess, running
 
 # scoreboard dev's boards, with a sprint long enough not to roll over while a test looks at it.
 SPRINT = SHOWCASE_BOARDS["sprint"] | {"window": {"seconds": 86_400, "anchor": "2026-01-01T00:00:00Z"}}

@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from scoreboard.embedded import free_port, port_open
-from tests.processes import SCOREBOARD
+from devstack.net import free_port, port_open
+from devstack.processes import SCOREBOARD
 
 pytestmark = pytest.mark.e2e
 

@@ -15,12 +15,12 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
+from devstack.processes import ServiceProcess
 from scoreboard.domain.events import leaderboard_updated, user_score_updated
 from scoreboard.domain.models import RankedEntry
 from scoreboard.redis_store import events
 from scoreboard.security.realtime_tokens import RealtimeTokens
 from tests.factories import TICKET_SECRET, service_environment
-from tests.processes import ServiceProcess
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.e2e

@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from devstack.processes import ServiceProcess
 from tests.factories import service_environment
-from tests.processes import ServiceProcess
 
 pytestmark = pytest.mark.e2e
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
+from devstack.processes import ServiceProcess
 from scoreboard.domain.events import leaderboard_updated, user_score_updated
 from scoreboard.domain.models import RankedEntry
 from scoreboard.redis_store import events
@@ -26,7 +27,6 @@ from scoreboard.security.realtime_tokens import RealtimeTokens
 from tests.factories import TICKET_SECRET, service_environment
 from tests.load.gen_sse import SseClient, SseResult
 from tests.load.procs import SLOT_FIELDS, Control, raise_open_files_limit
-from tests.processes import ServiceProcess
 
 pytestmark = pytest.mark.e2e
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from devstack.processes import ServiceProcess, running
 from scoreboard.security.realtime_tokens import RealtimeTokens
 from tests.factories import JWT_SECRET, SIGNING_KEYS, TICKET_SECRET, Player, service_environment
-from tests.processes import ServiceProcess, running
 
 pytestmark = pytest.mark.e2e
 

@@ -13,8 +13,8 @@ import httpx
 import pytest
 from httpx_sse import aconnect_sse
 
+from devstack.processes import ServiceProcess, running
 from tests.factories import Player, service_environment
-from tests.processes import ServiceProcess, running
 
 pytestmark = pytest.mark.e2e
 WAIT_S = 10.0  # generous on a busy machine; the contract (2 s) is measured, not timed, here

@@ -19,9 +19,9 @@ import schemathesis
 from hypothesis import HealthCheck, assume, given, settings
 from schemathesis import BaseSchema, Case, GenerationMode
 
+from devstack.processes import ServiceProcess
 from services.api.openapi import build_document
 from tests.factories import ACTION_TYPES, Player, service_environment
-from tests.processes import ServiceProcess
 from tests.servers import ServerSet
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]

@@ -13,10 +13,10 @@ import httpx
 import pytest
 from httpx_sse import aconnect_sse
 
-from scoreboard.embedded import free_port
+from devstack.net import free_port
+from devstack.processes import SCOREBOARD, ServiceProcess
 from scoreboard.security.realtime_tokens import RealtimeTokens
 from tests.factories import TICKET_SECRET, Player, service_environment
-from tests.processes import SCOREBOARD, ServiceProcess
 
 pytestmark = pytest.mark.e2e
 

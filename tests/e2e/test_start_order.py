@@ -9,10 +9,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from devstack.processes import ServiceProcess
+from devstack.servers import EmbeddedPostgres, EmbeddedRedis
 from scoreboard.db.migrate import apply_migrations
-from scoreboard.embedded import EmbeddedPostgres, EmbeddedRedis
 from tests.factories import service_environment
-from tests.processes import ServiceProcess
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.e2e

@@ -15,9 +15,9 @@ import httpx
 import pytest
 from httpx_sse import aconnect_sse
 
+from devstack.processes import ServiceProcess, running
 from scoreboard.domain.windows import WindowRule
 from tests.factories import Player, service_environment
-from tests.processes import ServiceProcess, running
 
 pytestmark = pytest.mark.e2e
 SECONDS = 4

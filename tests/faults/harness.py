@@ -19,13 +19,11 @@ import asyncpg
 import httpx
 from redis.asyncio import Redis
 
-from scoreboard.db.migrate import apply_migrations
+from devstack.stack import LocalStack
 from scoreboard.db.score_events import totals_mismatch
 from scoreboard.domain.ranking import decode_member, to_micros
-from scoreboard.embedded import EmbeddedPostgres, EmbeddedRedis
 from scoreboard.redis_store.keys import BoardKeys
 from tests.factories import Player, service_environment
-from tests.processes import ServiceProcess
 
 # Seconds of load around each fault: short in CI, longer on demand (SCOREBOARD_FAULT_LOAD_S=20).
 LOAD_S = float(os.environ.get("SCOREBOARD_FAULT_LOAD_S", "2"))
@@ -134,48 +132,31 @@ class Watcher:
             fields = {}
 
 
-@dataclass
-class FaultStack:
-    data_dir: Path
-    postgres: EmbeddedPostgres
-    redis: EmbeddedRedis
-    services: dict[str, ServiceProcess]
+class FaultStack(LocalStack):
+    """The local stack (devstack/stack.py) with the checks a fault test makes around a fault."""
 
     @classmethod
     async def start(cls, data_dir: Path) -> FaultStack:
-        postgres = EmbeddedPostgres(data_dir / "postgres", durable=True)
-        redis = EmbeddedRedis(data_dir / "redis", persist=False)
-        await asyncio.to_thread(postgres.start)
-        await asyncio.to_thread(redis.start)
-        await apply_migrations(postgres.url, timeout_s=10)
-        env = service_environment(postgres.url, redis.url) | {
+        stack = cls(data_dir, durable=True, persist=False)
+        env = service_environment("", "") | {
             "SCOREBOARD_RATE_LIMIT_USER_PER_MIN": "100000",
             "SCOREBOARD_RATE_LIMIT_IP_PER_MIN": "1000000",
             "SCOREBOARD_RECONCILE_MARGIN_S": "5",
         }
-        services = {
-            name: ServiceProcess(name, env, log_path=data_dir / f"{name}.log")
-            for name in ("api", "worker", "gateway")
-        }
-        stack = cls(data_dir, postgres, redis, services)
-        for service in services.values():
-            await asyncio.to_thread(service.start, wait_for="/readyz")
+        await stack.astart(env)
         return stack
-
-    async def stop(self) -> None:
-        for service in self.services.values():
-            await asyncio.to_thread(service.stop)
-        await asyncio.to_thread(self.redis.stop)
-        await asyncio.to_thread(self.postgres.stop)
 
     def url(self, name: str) -> str:
         return self.services[name].url
+
+    async def astop(self) -> None:
+        await asyncio.to_thread(self.stop)
 
     async def restart(self, name: str) -> None:
         await asyncio.to_thread(self.services[name].start, wait_for="/healthz")
 
     async def database_scores(self) -> dict[str, tuple[int, int]]:
-        connection = await asyncpg.connect(self.postgres.url, timeout=5)
+        connection = await asyncpg.connect(self.database_url, timeout=5)
         try:
             rows = await connection.fetch(
                 "SELECT user_id, score, reached_at FROM scores WHERE board_id = 'global'"
@@ -185,7 +166,7 @@ class FaultStack:
             await connection.close()
 
     async def redis_scores(self) -> dict[str, tuple[int, int]] | None:
-        client = Redis.from_url(self.redis.url)
+        client = Redis.from_url(self.redis_url)
         try:
             keys = BoardKeys("global")
             if not await client.exists(keys.ready):
@@ -212,7 +193,7 @@ class FaultStack:
         return time.monotonic() - started
 
     async def check_exactly_once(self, report: LoadReport) -> None:
-        connection = await asyncpg.connect(self.postgres.url, timeout=5)
+        connection = await asyncpg.connect(self.database_url, timeout=5)
         try:
             assert await totals_mismatch(connection) == [], "a score differs from the sum of its events"
             rows = await connection.fetch("SELECT action_id, user_id, score_after FROM score_events")

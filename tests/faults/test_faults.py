@@ -32,7 +32,7 @@ async def stack(tmp_path: Path) -> AsyncIterator[FaultStack]:
     try:
         yield started
     finally:
-        await started.stop()
+        await started.astop()
 
 
 async def run_with_fault(

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from scoreboard.embedded import free_port
+from devstack.net import free_port
 from scoreboard.security.realtime_tokens import RealtimeTokens
 from scoreboard.web.request_context import HttpPolicy
 from services.gateway.broadcaster import Broadcaster

@@ -14,7 +14,7 @@ from typing import Any, cast
 import pytest
 import uvicorn
 
-from scoreboard.embedded import free_port
+from devstack.net import free_port
 from services.gateway.frames import http_chunk
 from services.gateway.inline_send import (
     END,

@@ -20,8 +20,9 @@ from arq import Retry
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
+from devstack.net import free_port
+from devstack.servers import EmbeddedRedis
 from scoreboard.domain.models import ScoreState
-from scoreboard.embedded import EmbeddedRedis, free_port
 from scoreboard.redis_store.connection import UNAVAILABLE_ERRORS, create_redis
 from scoreboard.redis_store.job_queue import apply_score_job
 from scoreboard.redis_store.leaderboard import Leaderboard

@@ -28,8 +28,8 @@ import asyncpg
 import httpx
 from redis.asyncio import Redis
 
+from devstack.net import free_port
 from scoreboard.domain.ranking import encode_member, to_micros
-from scoreboard.embedded import free_port
 from tests.load.gen_write import PhaseResult
 from tests.load.procs import CONNECTED, DONE, ERRORS, Control
 

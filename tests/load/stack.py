@@ -8,20 +8,15 @@ scenarios write rows there, and `rebuild` flushes that Redis database), else emb
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from scoreboard.db.migrate import apply_migrations
-from scoreboard.embedded import EmbeddedPostgres, EmbeddedRedis
+from devstack.stack import SERVICES, LocalStack
 from tests.factories import service_environment
-from tests.load.cpus import Split, run_on
-from tests.processes import ServiceProcess
+from tests.load.cpus import Split
 
-SERVICES = ("api", "worker", "gateway")
 # Limits far above any load generated here: the limiter still runs (its Redis round trips are part
 # of the measured cost), it just never rejects. Logging stays at its default (INFO, access log on).
 BENCH_ENV = {
@@ -77,17 +72,9 @@ def tree_cpu_seconds(pid: int) -> float:
     return total
 
 
-@dataclass
-class Stack:
-    workdir: Path
-    database_url: str
-    redis_url: str
-    embedded: bool
-    services: dict[str, ServiceProcess] = field(default_factory=dict)
-    _postgres: EmbeddedPostgres | None = None
-    _redis: EmbeddedRedis | None = None
-    _owns_workdir: bool = False
-    cores: frozenset[int] | None = None  # where the servers run (None: anywhere)
+class Stack(LocalStack):
+    """The local stack (devstack/stack.py), servers pinned to `split.servers`, with what a
+    benchmark reads off it (pids, ports, logs)."""
 
     @classmethod
     async def start(
@@ -98,53 +85,32 @@ class Stack:
         split: Split | None = None,
     ) -> Stack:
         """Start the servers, on `split.servers` when given (see tests/load/cpus.py)."""
-        workdir = Path(tempfile.mkdtemp(prefix="scoreboard-load-"))
-        database_url = os.environ.get("SCOREBOARD_DATABASE_URL", "")
-        redis_url = os.environ.get("SCOREBOARD_REDIS_URL", "")
-        stack = cls(workdir, database_url, redis_url, embedded=not database_url, _owns_workdir=True)
-        stack.cores = split.servers if split else None
+        stack = cls(
+            Path(tempfile.mkdtemp(prefix="scoreboard-load-")),
+            database_url=os.environ.get("SCOREBOARD_DATABASE_URL", ""),
+            redis_url=os.environ.get("SCOREBOARD_REDIS_URL", ""),
+            persist=False,
+            cores=split.servers if split else None,
+        )
         try:
-            await stack._start_servers()
-            await apply_migrations(stack.database_url, timeout_s=30)
-            env = service_environment(stack.database_url, stack.redis_url) | BENCH_ENV | (extra_env or {})
-            for name in services:
-                stack.services[name] = ServiceProcess(name, env, log_path=workdir / f"{name}.log")
-            await asyncio.gather(
-                *(
-                    asyncio.to_thread(run_on, stack.cores, s.start, wait_for="/readyz")
-                    for s in stack.services.values()
-                )
-            )
+            await stack.astart(service_environment("", "") | BENCH_ENV | (extra_env or {}), services)
         except BaseException:
-            await stack.stop()
+            shutil.rmtree(stack.workdir, ignore_errors=True)
             raise
         return stack
 
-    async def _start_servers(self) -> None:
-        if not self.database_url:
-            self._postgres = EmbeddedPostgres(self.workdir / "postgres", durable=True)
-            await asyncio.to_thread(run_on, self.cores, self._postgres.start)
-            self.database_url = self._postgres.url
-        if not self.redis_url:
-            self._redis = EmbeddedRedis(self.workdir / "redis", persist=False)
-            await asyncio.to_thread(run_on, self.cores, self._redis.start)
-            self.redis_url = self._redis.url
+    @property
+    def embedded(self) -> bool:
+        return self.postgres is not None
 
-    async def stop(self) -> None:
-        for service in self.services.values():
-            with contextlib.suppress(Exception):
-                await asyncio.to_thread(service.stop)
-        for server in (self._redis, self._postgres):
-            if server is not None:
-                with contextlib.suppress(Exception):
-                    await asyncio.to_thread(server.stop)
-        if self._owns_workdir:
-            shutil.rmtree(self.workdir, ignore_errors=True)
+    async def astop(self) -> None:
+        await asyncio.to_thread(self.stop)
+        shutil.rmtree(self.workdir, ignore_errors=True)
 
     def server_pids(self) -> dict[str, int]:
         """Every server process of the stack that runs here (an external server is not ours)."""
         pids = {name: self.pid(name) for name in self.services}
-        for name, server in (("postgres", self._postgres), ("redis", self._redis)):
+        for name, server in (("postgres", self.postgres), ("redis", self.redis)):
             if server is not None and server.process is not None:
                 pids[name] = server.process.pid
         return pids

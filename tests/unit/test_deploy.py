@@ -476,3 +476,16 @@ def test_compose_runs_the_stack_from_the_image() -> None:
     assert services["api"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     assert "8000:8000" in services["api"]["ports"]
     assert "8001:8001" in services["gateway"]["ports"]
+
+
+def test_the_image_ships_no_dev_tooling() -> None:
+    """devstack (child servers run as root-made users, prctl through ctypes) is for `scoreboard
+    dev` and the tests: the image copies the library and the services only."""
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
+    copied = [
+        line.split()[1]
+        for line in dockerfile.splitlines()
+        if line.startswith("COPY ") and "--from" not in line
+    ]
+    assert copied == ["pyproject.toml", "libs", "services"]
+    assert (ROOT / "devstack" / "servers.py").exists()  # it lives beside them, not in them

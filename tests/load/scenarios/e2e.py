@@ -134,7 +134,7 @@ async def run(options: Options) -> Report:
             heard: list[SseResult] = await asyncio.to_thread(listening.results, 120)
         observed.published = await _published_tops(stack.redis_url)
     finally:
-        await stack.stop()
+        await stack.astop()
     _fill(report, written, heard, seconds, observed)
     return report
 

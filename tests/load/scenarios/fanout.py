@@ -199,7 +199,7 @@ async def run(options: Options) -> Report:
         await redis.aclose()
         if baseline is not None:
             baseline.stop()
-        await stack.stop()
+        await stack.astop()
     _fill(report, product, reference)
     return report
 

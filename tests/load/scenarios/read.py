@@ -82,7 +82,7 @@ async def run(options: Options) -> Report:
     finally:
         if baseline is not None:
             baseline.stop()
-        await stack.stop()
+        await stack.astop()
     _fill(report, fixed, cached, not_modified, len(body))
     return report
 

@@ -102,5 +102,5 @@ async def run(options: Options) -> Report:
                 report.details[f"timeout_{size}"] = stack.log_tail("worker", 30)
     finally:
         await redis.aclose()
-        await stack.stop()
+        await stack.astop()
     return report

@@ -80,7 +80,7 @@ async def run(options: Options) -> Report:
         )
         points = [combine([r.phases[i] for r in swept]) for i in range(len(sweep))]
     finally:
-        await stack.stop()
+        await stack.astop()
     _fill(report, base, closed, points, sweep)
     return report
 

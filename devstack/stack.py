@@ -1,0 +1,96 @@
+"""One supervisor for a whole local stack: PostgreSQL and Redis (embedded unless URLs are given),
+the migrations, and the `scoreboard` processes, stopped in reverse order, every one.
+
+`scoreboard dev`, the test suite's end-to-end and fault tests, and the load harness all start
+their stacks here; each only says where (data directory, ports, cores) and with what settings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from devstack.processes import ServiceProcess
+from devstack.servers import ChildServer, EmbeddedPostgres, EmbeddedRedis
+from scoreboard.db.migrate import apply_migrations
+
+SERVICES = ("api", "worker", "gateway")
+
+
+@dataclass
+class LocalStack:
+    workdir: Path
+    database_url: str = ""  # empty: an embedded PostgreSQL in workdir/postgres
+    redis_url: str = ""  # empty: an embedded Redis in workdir/redis
+    durable: bool = True  # the embedded PostgreSQL fsyncs (off for throwaway test data)
+    persist: bool = True  # the embedded Redis saves a snapshot (off: a restart comes back empty)
+    cores: frozenset[int] | None = None  # where every server runs (None: anywhere)
+    postgres: EmbeddedPostgres | None = None
+    redis: EmbeddedRedis | None = None
+    services: dict[str, ServiceProcess] = field(default_factory=dict)
+
+    def start_servers(self) -> None:
+        if not self.database_url:
+            self.postgres = EmbeddedPostgres(self.workdir / "postgres", durable=self.durable)
+            self._start(self.postgres)
+            self.database_url = self.postgres.url
+        if not self.redis_url:
+            self.redis = EmbeddedRedis(self.workdir / "redis", persist=self.persist)
+            self._start(self.redis)
+            self.redis_url = self.redis.url
+
+    def _start(self, server: ChildServer) -> None:
+        server.cores = self.cores
+        server.start()
+
+    async def migrate(self) -> list[str]:
+        return await apply_migrations(self.database_url, timeout_s=30)
+
+    def add(self, name: str, env: dict[str, str], **options: Any) -> ServiceProcess:
+        """A `scoreboard <name>` process to start with the others (see ServiceProcess)."""
+        options.setdefault("log_path", self.workdir / f"{name}.log")
+        service = ServiceProcess(name, env, cores=self.cores, **options)
+        self.services[name] = service
+        return service
+
+    def start_services(self, *, wait_for: str = "/readyz", timeout_s: float = 60.0) -> None:
+        """Start them all at once, then wait until each answers `wait_for` (no start order is
+        needed: every service waits for its servers by itself)."""
+        for service in self.services.values():
+            service.spawn()
+        for service in self.services.values():
+            service.wait_until(wait_for, timeout_s)
+
+    def check(self) -> None:
+        """RuntimeError when a service has exited on its own."""
+        for name, service in self.services.items():
+            if service.process is not None and not service.alive():
+                raise RuntimeError(f"the {name} process exited with code {service.process.returncode}")
+
+    def stop(self) -> None:
+        services = list(reversed(self.services.values()))
+        for service in services:  # all at once: each drains in its own time
+            service.send()
+        for service in services:
+            with contextlib.suppress(Exception):
+                service.stop()
+        for server in (self.redis, self.postgres):
+            if server is not None:
+                with contextlib.suppress(Exception):
+                    server.stop()
+
+    async def astart(self, env: dict[str, str], services: tuple[str, ...] = SERVICES) -> None:
+        """Servers, migrations, then `services` with `env` plus the servers' URLs (async callers)."""
+        try:
+            await asyncio.to_thread(self.start_servers)
+            await self.migrate()
+            urls = {"SCOREBOARD_DATABASE_URL": self.database_url, "SCOREBOARD_REDIS_URL": self.redis_url}
+            for name in services:
+                self.add(name, env | urls)
+            await asyncio.to_thread(self.start_services)
+        except BaseException:
+            await asyncio.to_thread(self.stop)
+            raise
