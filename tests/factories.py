@@ -79,7 +79,7 @@ class Player:
     name: str = "Alice"
     user_id: uuid.UUID = field(default_factory=uuid.uuid4)
     ip: str | None = None
-    admin: bool = False  # the token carries scoreboard:admin (DESIGN section 11)
+    admin: bool = False  # the token carries scoreboard:admin (ARCHITECTURE.md: Operators)
 
     @property
     def token(self) -> str:

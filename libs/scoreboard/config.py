@@ -84,7 +84,7 @@ class JwtSettings(BaseScoreboardSettings):
     jwt_algorithms: Annotated[list[str], NoDecode] = Field(default_factory=list)
     jwt_max_ttl_s: int = Field(default=900, ge=1)
     jwt_leeway_s: int = Field(default=30, ge=0, le=300)
-    # The claim that makes a token an admin's when it holds `scoreboard:admin` (DESIGN section 11).
+    # The claim that makes a token an admin's when it holds `scoreboard:admin` (ARCHITECTURE.md: Operators).
     admin_claim: str = Field(default="roles", min_length=1, max_length=200)
 
     _split_algorithms = field_validator("jwt_algorithms", mode="before")(_split_commas)
@@ -164,7 +164,7 @@ class FlagSettings(BaseScoreboardSettings):
 
 
 class LeaderboardSettings(BaseScoreboardSettings):
-    # At most a second: a privacy change must reach every read within 2 s (DESIGN section 4).
+    # At most a second: a privacy change must reach every read within 2 s (ARCHITECTURE.md: Write API).
     top_cache_ms: int = Field(default=500, ge=0, le=1000)
     leaderboard_coalesce_ms: int = Field(default=100, ge=10, le=10_000)
 
@@ -184,7 +184,7 @@ class FixedWindowConfig(BaseModel):
 
 
 class BoardConfig(BaseModel):
-    """One entry of SCOREBOARD_BOARDS (DESIGN section 10)."""
+    """One entry of SCOREBOARD_BOARDS (ARCHITECTURE.md: Boards and windows)."""
 
     model_config = ConfigDict(extra="forbid")
 

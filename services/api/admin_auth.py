@@ -1,4 +1,4 @@
-"""Who may call /api/admin/*: the guards of every write, then the admin role (DESIGN section 11).
+"""Who may call /api/admin/*: the guards of every write, then the admin role (ARCHITECTURE.md: Operators).
 
 Order: IP limit, bearer token (401), per-user limit (admins are rate-limited like writers, so a
 leaked admin token cannot hammer the database), then the role (403 `not_admin`). Nothing of a

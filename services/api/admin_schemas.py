@@ -1,4 +1,4 @@
-"""The bodies and queries of /api/admin/*: strict, and every write says why (DESIGN section 11)."""
+"""The bodies and queries of /api/admin/*: strict, and every write says why (ARCHITECTURE.md: Operators)."""
 
 from __future__ import annotations
 

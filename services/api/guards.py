@@ -1,4 +1,5 @@
-"""Request guards in the order DESIGN section 4 fixes: IP limit, bearer token, user limit.
+"""Request guards in the order the contract fixes (ARCHITECTURE.md: Write API): IP limit, bearer
+token, user limit.
 
 Both limits are checked by one script in one Redis round trip, IP first: the token is verified
 before that call (CPU only), and if it is invalid only the IP limit is checked, then 401. The

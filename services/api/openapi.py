@@ -29,7 +29,7 @@ def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-# Every response carries one (DESIGN section 4); refusals that may be retried say when.
+# Every response carries one (ARCHITECTURE.md: Write API); refusals that may be retried say when.
 _REQUEST_ID = {"x-request-id": {"required": True, "schema": {"type": "string", "minLength": 1}}}
 _WWW_AUTHENTICATE = {
     "WWW-Authenticate": {"required": True, "schema": {"type": "string", "pattern": "^Bearer"}}

@@ -4,8 +4,8 @@ is listening.
 The Top 10 is state, versioned by the worker within a window: only a newer version replaces it
 (two workers may race, and a forced republish, e.g. after a privacy change, carries a higher
 version), and any Top 10 of a later window replaces one of an earlier window (the board rolled
-over; DESIGN section 10). The owners index sends a user's own events to that user's connections
-alone.
+over; ARCHITECTURE.md: Boards and windows). The owners index sends a user's own events to that
+user's connections alone.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """One Redis stream reader per process, routing each event to the clients it is for.
 
-DESIGN section 6: the public stream carries state only. A `leaderboard_updated` replaces the
+ARCHITECTURE.md: Events: the public stream carries state only. A `leaderboard_updated` replaces the
 board's Top 10 (services/gateway/board.py) and its pacer sends the newest one to every listener
 at most once per interval (services/gateway/pacer.py). A `user_score_updated` goes to its owner's
 connections alone, written at once: the fast lane, whose cost does not grow with the listeners.
@@ -195,7 +195,7 @@ class Broadcaster:
 
     async def _roll_over(self, board: BoardState) -> None:
         """At each boundary of a windowed board, its listeners get the new window's (empty)
-        Top 10 at once, whether or not anything is written or published (DESIGN section 10).
+        Top 10 at once, whether or not anything is written or published (ARCHITECTURE.md: Boards and windows).
         The worker's own Top 10 of that window, as soon as it publishes one, is newer."""
         rule = board.board.rule
         while True:
@@ -226,7 +226,7 @@ class Broadcaster:
             if board.update_top(frame(event.type, event.data, event.id), version, event.window_id):
                 self.pacers[board.board_id].changed()
             return  # an older Top 10 (two workers raced) is dropped
-        # Whatever its `pub` flag says, a user's event is theirs alone (DESIGN section 6).
+        # Whatever its `pub` flag says, a user's event is theirs alone (ARCHITECTURE.md: Events).
         owners = board.owners.get(event.user_id or "")
         if not owners:
             return

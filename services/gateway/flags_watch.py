@@ -3,7 +3,7 @@
 `realtime: false` pauses the Broadcaster: every open stream ends with a reconnect hint and new
 ones are answered 503 `maintenance` (clients poll the Top 10); `true` takes streams again. The
 gateway stays ready meanwhile, so no probe delays the way back. While Redis is away the last
-state read stays in force (DESIGN section 11).
+state read stays in force (ARCHITECTURE.md: Operators).
 """
 
 from __future__ import annotations

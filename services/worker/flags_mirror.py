@@ -1,6 +1,6 @@
 """The worker's runtime flags: read from PostgreSQL, and copied to their Redis mirror on the way.
 
-The API writes the mirror right after a change; this is the repair path (DESIGN section 11):
+The API writes the mirror right after a change; this is the repair path (ARCHITECTURE.md: Operators):
 each refresh, when the copy is older than PostgreSQL's state or missing (Redis was away during
 the change, or restarted empty), the worker writes it, so the gateway converges within a
 refresh of Redis coming back, whoever changed the flags and however.

@@ -25,7 +25,7 @@ async def announce(
     """Append user_score_updated, then remember it was announced (at least once, never lost).
 
     It is for its owner alone (`pub` 0): the public stream carries the Top 10 as state, whose
-    `leaderboard_updated` already holds the scores (DESIGN section 6).
+    `leaderboard_updated` already holds the scores (ARCHITECTURE.md: Events).
     """
     payload = user_score_updated(state.board_id, state.window_id, state.user_id, state.score, rank)
     await events.append(

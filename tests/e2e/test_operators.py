@@ -1,5 +1,5 @@
 """Runtime flags through real processes: an admin flips `increments` and `realtime` off and on,
-and every process applies each flip by itself, without a restart (DESIGN section 11: within
+and every process applies each flip by itself, without a restart (ARCHITECTURE.md: Operators: within
 2 s; waited on here with a generous timeout and printed, not asserted as a timing)."""
 
 from __future__ import annotations

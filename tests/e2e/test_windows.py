@@ -1,5 +1,6 @@
 """A fixed-length board rolls over with a listener attached: at the boundary the listener gets the
-new window's (empty) Top 10 by itself, with no request arriving to trigger it (DESIGN section 10)."""
+new window's (empty) Top 10 by itself, with no request arriving to trigger it
+(ARCHITECTURE.md: Boards and windows)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Who reaches /api/admin/*: admins only (403 not_admin), a valid token first (401), admins
-rate-limited like writers; every admin write says why, or changes nothing (DESIGN section 11)."""
+rate-limited like writers; every admin write says why, or changes nothing (ARCHITECTURE.md: Operators)."""
 
 from __future__ import annotations
 

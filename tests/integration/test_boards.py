@@ -1,4 +1,4 @@
-"""Several boards and time windows (DESIGN section 10), through the API and the worker."""
+"""Several boards and time windows (ARCHITECTURE.md: Boards and windows), through the API and the worker."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Idempotent increments (DESIGN sections 3 and 4): replays answer the first answer, conflicts are
-refused, the server decides the delta, and concurrency never double counts."""
+"""Idempotent increments (ARCHITECTURE.md: Data model, Write API): replays answer the first
+answer, conflicts are refused, the server decides the delta, and concurrency never double counts."""
 
 from __future__ import annotations
 

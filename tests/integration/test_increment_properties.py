@@ -1,4 +1,4 @@
-"""Property (DESIGN section 9): whatever mix of new actions and replays a client sends, the score is
+"""Property (ARCHITECTURE.md: Tests): whatever mix of new actions and replays a client sends, the score is
 the sum of the distinct actions' server deltas, and newScore never goes down along the way."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""PUT /api/me/privacy and profile changes made anywhere (DESIGN section 4): the choice reaches
+"""PUT /api/me/privacy and profile changes made anywhere (ARCHITECTURE.md: Write API): the choice reaches
 reads, snapshots and later events, and a stale copy can never undo it."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""One ranking order everywhere (DESIGN section 5), checked on random boards full of ties.
+"""One ranking order everywhere (ARCHITECTURE.md: Ranking), checked on random boards full of ties.
 
 Redis (ZSET score + encoded member), the database fallback query and a plain Python sort by
 (-score, reached_at, user_id) must give every user the same rank and the same ordered lists.

@@ -1,4 +1,4 @@
-"""Rate limits on the write path (DESIGN section 4): sliding windows per user and per IP, before any
+"""Rate limits on the write path (ARCHITECTURE.md: Write API): sliding windows per user and per IP, before any
 database work, honest Retry-After, no evasion through X-Forwarded-For, and a local stand-in while
 Redis is down (never fail open, never block every write)."""
 

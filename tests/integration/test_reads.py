@@ -1,4 +1,4 @@
-"""Reads (DESIGN section 4): the Top N with its cache and ETag, my score, around me.
+"""Reads (ARCHITECTURE.md: Write API): the Top N with its cache and ETag, my score, around me.
 
 Redis first; the database when Redis is down or the board is not ready there. Both paths must
 give the same answers in the same order (section 5), with private users anonymised.

@@ -1,4 +1,4 @@
-"""The full rebuild of a lost board (DESIGN section 6, docs/decisions/0003): built in temporary
+"""The full rebuild of a lost board (ARCHITECTURE.md: Events, docs/decisions/0003): built in temporary
 keys, swapped in atomically with every live write made meanwhile merged (only if newer).
 
 Live writes are interleaved deterministically through rebuild()'s per-page hook, with a small

@@ -1,4 +1,4 @@
-"""Convergence (DESIGN section 6): whatever Redis lost, the reconciler makes it equal PostgreSQL.
+"""Convergence (ARCHITECTURE.md: Events): whatever Redis lost, the reconciler makes it equal PostgreSQL.
 
 Lost enqueues are applied and announced exactly once; a flushed Redis is rebuilt (reads use the
 database meanwhile); rows changed after a rebuild are caught up from the watermark; concurrent

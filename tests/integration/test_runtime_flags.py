@@ -1,4 +1,4 @@
-"""Runtime flags change what every API process does, without a restart (DESIGN section 11):
+"""Runtime flags change what every API process does, without a restart (ARCHITECTURE.md: Operators):
 increments off is 503 maintenance, a limit flag overrides the environment's, each change is one
 audit row and one log line, the gateway's Redis copy follows."""
 

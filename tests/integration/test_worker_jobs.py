@@ -1,4 +1,4 @@
-"""The worker (DESIGN section 6): absolute, idempotent, order-safe apply_score, and the
+"""The worker (ARCHITECTURE.md: Events): absolute, idempotent, order-safe apply_score, and the
 coalesced `leaderboard_updated` publisher, on a real Redis."""
 
 from __future__ import annotations

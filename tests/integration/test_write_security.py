@@ -1,4 +1,4 @@
-"""The write API's refusals (DESIGN section 4): each forged, stale or malformed request gets its
+"""The write API's refusals (ARCHITECTURE.md: Write API): each forged, stale or malformed request gets its
 documented status and code, the `{code, message, details}` body, and changes nothing in PostgreSQL."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Request signatures: the canonical string of DESIGN section 4 and the key-id lookup."""
+"""Request signatures: the canonical string (ARCHITECTURE.md: Write API) and the key-id lookup."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Window arithmetic (DESIGN section 10): local days across daylight-saving changes, ISO weeks,
-month ends, leap days, fixed-length windows, and the ids that name them."""
+"""Window arithmetic (ARCHITECTURE.md: Boards and windows): local days across daylight-saving
+changes, ISO weeks, month ends, leap days, fixed-length windows, and the ids that name them."""
 
 from __future__ import annotations
 

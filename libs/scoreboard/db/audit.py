@@ -1,4 +1,4 @@
-"""audit_log: one append-only row per admin action (DESIGN section 11), and its JSON log line.
+"""audit_log: one append-only row per admin action (ARCHITECTURE.md: Operators), and its JSON log line.
 
 Other code records an action inside its own transaction, so the row commits or rolls back with
 the change it describes:

@@ -1,4 +1,4 @@
-"""runtime_flags: the one row of operator switches (DESIGN section 11)."""
+"""runtime_flags: the one row of operator switches (ARCHITECTURE.md: Operators)."""
 
 from __future__ import annotations
 

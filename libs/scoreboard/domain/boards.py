@@ -1,5 +1,5 @@
-"""Boards (DESIGN section 10): what a valid id looks like, which ones exist here, and which of
-their windows can be read.
+"""Boards (ARCHITECTURE.md: Boards and windows): what a valid id looks like, which ones exist
+here, and which of their windows can be read.
 
 Every entry point that takes `?board=` or `?window=` asks here, so a malformed id is 400, an
 unknown one (or a window past its retention) is 404, and neither costs a query or a cache entry.

@@ -1,4 +1,4 @@
-"""The realtime event schema (DESIGN section 6): what goes on the stream and out over SSE."""
+"""The realtime event schema (ARCHITECTURE.md: Events): what goes on the stream and out over SSE."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Runtime flags (DESIGN section 11): what an operator can switch while every process runs.
+"""Runtime flags (ARCHITECTURE.md: Operators): what an operator can switch while every process runs.
 
 A limit left at None means "the environment's value" (SCOREBOARD_RATE_LIMIT_*_PER_MIN).
 `version` grows with every change, so a copy (the Redis mirror, a process's snapshot) can tell

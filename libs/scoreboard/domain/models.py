@@ -17,7 +17,7 @@ class Principal:
 
     user_id: UUID
     display_name: str
-    admin: bool = False  # the token's admin claim holds scoreboard:admin (DESIGN section 11)
+    admin: bool = False  # the token's admin claim holds scoreboard:admin (ARCHITECTURE.md: Operators)
 
 
 @dataclass(frozen=True, slots=True)

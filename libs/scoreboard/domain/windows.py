@@ -1,5 +1,5 @@
-"""Time windows of a board (DESIGN section 10): which window an instant falls in, its bounds, its
-id, and how far back a window id is.
+"""Time windows of a board (ARCHITECTURE.md: Boards and windows): which window an instant falls
+in, its bounds, its id, and how far back a window id is.
 
 Calendar windows (day, ISO week, month) follow the board's time zone, so a local day lasts 23,
 24 or 25 hours (or 23.5 on Lord Howe Island) and starts at the first instant of that local date.

@@ -1,1 +1,1 @@
-"""Runtime flags read through OpenFeature (DESIGN section 11; docs/decisions/0008)."""
+"""Runtime flags read through OpenFeature (ARCHITECTURE.md: Operators; docs/decisions/0008)."""

@@ -2,7 +2,7 @@
 
 Every `flags_refresh_ms` the refresher reads the source (builtin provider only) and evaluates
 the flags again through the OpenFeature client; a change is logged, and handed to `on_change`.
-While the source is away, the last state read stays in force (DESIGN section 11).
+While the source is away, the last state read stays in force (ARCHITECTURE.md: Operators).
 
 The provider is registered under a domain of its own: OpenFeature's registry is global to the
 interpreter, and a test may run several apps, each with its own database, in one process.

@@ -1,4 +1,4 @@
-"""The runtime flags' copy in Redis, for the gateway (it has no database; DESIGN section 11).
+"""The runtime flags' copy in Redis, for the gateway (it has no database; ARCHITECTURE.md: Operators).
 
 The API writes it right after a change commits; the worker copies PostgreSQL's state over it
 whenever the copy is older or missing (Redis restarted empty, or Redis was away during the

@@ -2,7 +2,7 @@
 
 Keys of one board window share the hash tag `{board:<id>}` (all-time) or `{board:<id>:<window>}`,
 so a Lua script that touches several of them stays valid on Redis Cluster, and each window of a
-board may live on its own shard. The event stream keeps the name clients know from DESIGN.
+board may live on its own shard. The event stream keeps the name clients know from the contract.
 """
 
 from __future__ import annotations

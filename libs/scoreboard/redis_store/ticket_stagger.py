@@ -1,4 +1,4 @@
-"""Ticket staggering: `min_seconds` is a rate, not only a duration (DESIGN section 4).
+"""Ticket staggering: `min_seconds` is a rate, not only a duration (ARCHITECTURE.md: Write API).
 
 Each ticket of a type with a minimum duration gets a notBefore at least `min_seconds` after the
 previous ticket of that user and type, so twenty tickets collected at once still earn one

@@ -1,4 +1,4 @@
-"""Who is an admin: a bearer token whose admin claim holds `scoreboard:admin` (DESIGN section 11).
+"""Who is an admin: a bearer token whose admin claim holds `scoreboard:admin` (ARCHITECTURE.md: Operators).
 
 Issuers spell roles differently: a JSON list (`"roles": ["scoreboard:admin"]`), or one
 space-separated string as OAuth scopes are (`"scope": "openid scoreboard:admin"`). Some nest

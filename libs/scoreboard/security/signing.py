@@ -1,4 +1,4 @@
-"""HMAC-SHA256 request signatures over the canonical increment string (DESIGN section 4)."""
+"""HMAC-SHA256 request signatures over the canonical increment string (ARCHITECTURE.md: Write API)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Action tickets: the stateless server nonce of DESIGN section 4.
+"""Action tickets: the stateless server nonce (ARCHITECTURE.md: Write API).
 
 A ticket binds (userId, actionId, type, issuedAt) under a server secret, so verifying it needs
 no storage at all and increments keep working while Redis is down. Single use comes for free:

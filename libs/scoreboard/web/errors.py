@@ -52,7 +52,7 @@ def error_response(error: ScoreboardError, status: int | None = None) -> JSONRes
 def audit_rejection(
     error: ScoreboardError, status: int, *, route: str, user_id: str | None, ip: str | None
 ) -> None:
-    """One structured line per refused request (DESIGN section 4: code, reason, masked IP, user)."""
+    """One structured line per refused request (ARCHITECTURE.md: Write API: code, reason, masked IP, user)."""
     audit_log.info(
         "rejected",
         extra={

@@ -1,4 +1,5 @@
-"""GET /api/leaderboards: the boards, their current window and the next reset (DESIGN section 10)."""
+"""GET /api/leaderboards: the boards, their current window and the next reset
+(ARCHITECTURE.md: Boards and windows)."""
 
 from __future__ import annotations
 

@@ -53,7 +53,7 @@ async def increment_score(request: Request) -> Response:
 
 def _answer(principal: Principal, standings: list[scoring.Standing], *, replayed: bool) -> dict[str, Any]:
     """newScore and rank of the main board (the first counting the type: `global` when it
-    does), and every board's window, score and rank (DESIGN section 10)."""
+    does), and every board's window, score and rank (ARCHITECTURE.md: Boards and windows)."""
     main = standings[0] if standings else scoring.Standing("", "", 0, None)
     return {
         "userId": str(principal.user_id),

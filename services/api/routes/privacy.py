@@ -1,4 +1,4 @@
-"""PUT /api/me/privacy: the caller chooses to be shown by name or anonymised (DESIGN section 4)."""
+"""PUT /api/me/privacy: the caller chooses to be shown by name or anonymised (ARCHITECTURE.md: Write API)."""
 
 from __future__ import annotations
 

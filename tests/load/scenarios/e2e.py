@@ -1,6 +1,6 @@
 """e2e: signed increments at a target rate while N listeners hold the stream, each with a
 realtime token for one of the writing users: its own user_score_updated reach it at once, and
-every listener gets the Top 10 as state, paced (DESIGN section 6).
+every listener gets the Top 10 as state, paced (ARCHITECTURE.md: Events).
 
 Own events: user_score_updated carries no commit time in its SSE data, so the latency measured is
 from the moment the increment's HTTP 200 arrived at the writer (an upper bound on the commit

@@ -1,4 +1,4 @@
-"""/api/admin/*: the operators' routes (DESIGN section 11)."""
+"""/api/admin/*: the operators' routes (ARCHITECTURE.md: Operators)."""
 
 from __future__ import annotations
 
