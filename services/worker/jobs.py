@@ -20,25 +20,38 @@ log = logging.getLogger("scoreboard.worker.jobs")
 
 
 async def announce(
-    context: WorkerContext, state: ScoreState, rank: int, *, committed_us: int, traceparent: str | None
+    context: WorkerContext,
+    ranked: list[tuple[ScoreState, int]],
+    *,
+    committed_us: int,
+    traceparent: str | None,
 ) -> None:
-    """Append user_score_updated, then remember it was announced (at least once, never lost).
+    """Append a user_score_updated per (state, rank), then remember they were announced: two
+    round trips however many boards an increment counted on, the marks only once every event
+    is on the stream (at least once, never lost).
 
-    It is for its owner alone (`pub` 0): the public stream carries the Top 10 as state, whose
+    They are for their owner alone (`pub` 0): the public stream carries the Top 10 as state, whose
     `leaderboard_updated` already holds the scores (ARCHITECTURE.md: Events).
     """
-    payload = user_score_updated(state.board_id, state.window_id, state.user_id, state.score, rank)
-    await events.append(
-        context.redis,
-        payload,
-        maxlen=context.settings.stream_maxlen,
-        user_id=str(state.user_id),
-        public=False,
-        committed_us=committed_us,
-        traceparent=traceparent,
-    )
-    await context.leaderboard.mark_emitted(state)
-    context.metrics.events_published.labels(payload["type"]).inc()
+    if not ranked:
+        return
+    payloads = [
+        user_score_updated(state.board_id, state.window_id, state.user_id, state.score, rank)
+        for state, rank in ranked
+    ]
+    entries = [
+        {
+            "payload": payload,
+            "user_id": str(state.user_id),
+            "public": False,
+            "committed_us": committed_us,
+            "traceparent": traceparent,
+        }
+        for payload, (state, _) in zip(payloads, ranked, strict=True)
+    ]
+    await events.append_many(context.redis, entries, maxlen=context.settings.stream_maxlen)
+    await context.leaderboard.mark_emitted(*(state for state, _ in ranked))
+    context.metrics.events_published.labels(payloads[0]["type"]).inc(len(payloads))
 
 
 def shares_ranks(context: WorkerContext, board_id: str) -> bool:
@@ -60,17 +73,18 @@ async def _apply(context: WorkerContext, states: list[ScoreState], payload: dict
         outcomes = await context.leaderboard.write_through(
             states, payload["displayName"], bool(payload["public"])
         )
-        for state, outcome in zip(states, outcomes, strict=True):
-            # While a window is rebuilt its ranks are partial: the reconciler announces this state
-            # (still unannounced) with its true rank once the window is ready.
-            if outcome.needs_event and outcome.board_ready:
-                await announce(
-                    context,
-                    state,
-                    outcome.rank_on(shares_ranks(context, state.board_id)),
-                    committed_us=int(payload.get("committedAt") or 0),
-                    traceparent=tracing.current_traceparent(),
-                )
+        # While a window is rebuilt its ranks are partial: the reconciler announces such a state
+        # (still unannounced) with its true rank once the window is ready.
+        await announce(
+            context,
+            [
+                (state, outcome.rank_on(shares_ranks(context, state.board_id)))
+                for state, outcome in zip(states, outcomes, strict=True)
+                if outcome.needs_event and outcome.board_ready
+            ],
+            committed_us=int(payload.get("committedAt") or 0),
+            traceparent=tracing.current_traceparent(),
+        )
     except REDIS_DOWN as error:
         context.metrics.jobs.labels("apply_score", "retried").inc()
         raise Retry(defer=1) from error

@@ -227,8 +227,10 @@ async def _apply_and_announce(context: WorkerContext, states: list[ScoreState]) 
     if missing_profiles:
         profiles = await users.profiles(context.pool, missing_profiles)
         await context.leaderboard.save_profiles(profiles)
-        for state, outcome in zip(states, outcomes, strict=True):
-            if outcome.needs_event:
-                rank = outcome.rank_on(shares_ranks(context, state.board_id))
-                await announce(context, state, rank, committed_us=0, traceparent=None)
+        ranked = [
+            (state, outcome.rank_on(shares_ranks(context, state.board_id)))
+            for state, outcome in zip(states, outcomes, strict=True)
+            if outcome.needs_event
+        ]
+        await announce(context, ranked, committed_us=0, traceparent=None)
     return sum(1 for outcome in outcomes if outcome.applied or outcome.needs_event)

@@ -55,6 +55,30 @@ async def append(
     committed_us: int = 0,
     traceparent: str | None = None,
 ) -> str:
+    fields = _fields(payload, user_id, public, committed_us, traceparent)
+    entry_id = await redis.xadd(EVENT_STREAM, fields, maxlen=maxlen, approximate=True)  # type: ignore[arg-type]
+    return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+
+
+async def append_many(redis: Redis, entries: list[dict[str, Any]], *, maxlen: int) -> None:
+    """Append several entries in one round trip; each dict holds `append`'s keyword arguments
+    and the payload (`payload`). An error reply for any of them raises."""
+    async with redis.pipeline(transaction=False) as pipe:
+        for entry in entries:
+            fields = _fields(
+                entry["payload"],
+                entry.get("user_id"),
+                entry.get("public", True),
+                entry.get("committed_us", 0),
+                entry.get("traceparent"),
+            )
+            pipe.xadd(EVENT_STREAM, fields, maxlen=maxlen, approximate=True)  # type: ignore[arg-type]
+        await pipe.execute()
+
+
+def _fields(
+    payload: dict[str, Any], user_id: str | None, public: bool, committed_us: int, traceparent: str | None
+) -> dict[str, bytes | str | int]:
     fields: dict[str, bytes | str | int] = {
         "type": payload["type"],
         "board": payload["board"],
@@ -67,8 +91,7 @@ async def append(
         fields["user"] = user_id
     if traceparent:
         fields["tp"] = traceparent
-    entry_id = await redis.xadd(EVENT_STREAM, fields, maxlen=maxlen, approximate=True)  # type: ignore[arg-type]
-    return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+    return fields
 
 
 async def read_after(redis: Redis, last_id: str, *, block_ms: int, count: int = 500) -> list[StreamEvent]:

@@ -151,10 +151,15 @@ class Leaderboard:
             replies = await pipe.execute()
         return [_apply_outcome(reply[0]) for reply in replies[: len(states)]]
 
-    async def mark_emitted(self, state: ScoreState) -> None:
-        keys = BoardKeys(state.board_id, state.window_id)
-        expire = self.expire_at_ms(state.board_id, state.window_id)
-        await self._scripts.mark_emitted(keys=[keys.emitted], args=[str(state.user_id), state.score, expire])
+    async def mark_emitted(self, *states: ScoreState) -> None:
+        """Remember that these states' events are on the stream (one round trip)."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for state in states:
+                keys = BoardKeys(state.board_id, state.window_id)
+                expire = self.expire_at_ms(state.board_id, state.window_id)
+                args: list[str | int] = [str(state.user_id), state.score, expire]
+                await self._scripts.mark_emitted(keys=[keys.emitted], args=args, client=pipe)
+            await pipe.execute()
 
     async def save_profiles(self, profiles: dict[UUID, tuple[str, bool]]) -> None:
         if profiles:

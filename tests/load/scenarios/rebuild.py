@@ -27,7 +27,9 @@ from tests.load.stats import Progress
 TARGETS_S = {100_000: 5.0, 1_000_000: 30.0}
 
 
-async def insert_users(database_url: str, count: int) -> None:
+async def insert_users(
+    database_url: str, count: int, *, board_id: str = DEFAULT_BOARD, window_id: str = "all"
+) -> None:
     connection = await asyncpg.connect(database_url, timeout=30)
     try:
         await connection.execute("TRUNCATE score_events, scores, users")
@@ -41,10 +43,10 @@ async def insert_users(database_url: str, count: int) -> None:
         await connection.copy_records_to_table(
             "scores",
             records=(
-                (DEFAULT_BOARD, i, n % 100_000, old + timedelta(microseconds=n), old)
+                (board_id, window_id, i, n % 100_000, old + timedelta(microseconds=n), old)
                 for n, i in enumerate(ids)
             ),
-            columns=["board_id", "user_id", "score", "reached_at", "updated_at"],
+            columns=["board_id", "window_id", "user_id", "score", "reached_at", "updated_at"],
         )
         await connection.execute("ANALYZE users; ANALYZE scores")
     finally:
