@@ -194,6 +194,7 @@ async def rank_after_commit(
             record.boards[board_id].score,
             reached_us,
             record.boards[board_id].window_id,
+            record.event_id,
         )
         for board_id in context.answer_order
         if board_id in record.boards

@@ -18,10 +18,16 @@ from scoreboard.db.pool import create_pool_lazily
 from scoreboard.flags.runtime import FlagsRuntime
 from scoreboard.redis_store.connection import UNAVAILABLE_ERRORS as REDIS_DOWN
 from scoreboard.redis_store.connection import create_redis
-from scoreboard.redis_store.job_queue import APPLY_SCORE, REFRESH_PROFILES, job_deserializer, job_serializer
+from scoreboard.redis_store.job_queue import (
+    APPLY_SCORE,
+    MODERATE_USERS,
+    REFRESH_PROFILES,
+    job_deserializer,
+    job_serializer,
+)
 from scoreboard.redis_store.keys import JOB_QUEUE
 from scoreboard.redis_store.leaderboard import Leaderboard
-from services.worker import jobs, profiles, reconciler
+from services.worker import jobs, moderation, profiles, reconciler
 from services.worker.context import WorkerContext
 from services.worker.flags_mirror import mirroring_source
 from services.worker.health import HealthServer, create_health_app
@@ -70,6 +76,7 @@ def build_worker(settings: WorkerProcessSettings, context: WorkerContext) -> Wor
         functions=[
             func(jobs.apply_score, name=APPLY_SCORE, max_tries=1000, timeout=10),
             func(profiles.refresh_profiles, name=REFRESH_PROFILES, max_tries=5, timeout=10),
+            func(moderation.moderate_users, name=MODERATE_USERS, max_tries=5, timeout=10),
         ],
         cron_jobs=[
             # A rebuild of a very large board may take minutes; later ticks skip it meanwhile.
