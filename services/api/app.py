@@ -30,6 +30,7 @@ from scoreboard.web.errors import EXCEPTION_HANDLERS
 from scoreboard.web.health import probe_routes
 from scoreboard.web.request_context import HttpPolicy, cors_policy, middleware_stack
 from services.api import openapi
+from services.api.banned_users import BannedUsers
 from services.api.context import ApiContext
 from services.api.metrics import ApiMetrics
 from services.api.read_limit import ReadLimiter
@@ -114,6 +115,7 @@ def _context(settings: ApiSettings, metrics: ApiMetrics) -> ApiContext:
             user_per_min=settings.rate_limit_user_per_min,
             ip_per_min=settings.rate_limit_ip_per_min,
         ),
+        banned=BannedUsers(pool),
     )
 
 
@@ -130,6 +132,8 @@ def create_app(settings: ApiSettings | None = None) -> Starlette:
             stack.push_async_callback(context.redis.aclose)
             context.flags.start()
             stack.push_async_callback(context.flags.stop)
+            context.banned.start()
+            stack.push_async_callback(context.banned.stop)
             yield {"context": context}
 
     cors = cors_policy(

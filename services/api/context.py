@@ -19,6 +19,7 @@ from scoreboard.redis_store.ticket_stagger import TicketStagger
 from scoreboard.security.bearer import TokenVerifier
 from scoreboard.security.realtime_tokens import RealtimeTokens
 from scoreboard.security.tickets import TicketBook
+from services.api.banned_users import BannedUsers
 from services.api.metrics import ApiMetrics
 from services.api.queries import TopQueries
 from services.api.read_limit import ReadLimiter
@@ -48,6 +49,7 @@ class ApiContext:
     board_spec: str  # the boards as the increment's SQL function takes them
     committer: GroupCommitter | None  # None: one transaction per increment
     flags: FlagsRuntime
+    banned: BannedUsers  # refuses a banned user's tickets and increments (services/api/banned_users.py)
     top_queries: TopQueries = field(default_factory=TopQueries)
 
     def count_top_cache(self, hit: bool) -> None:
