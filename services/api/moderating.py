@@ -139,7 +139,7 @@ async def spread(context: ApiContext, user_id: UUID) -> None:
     except REDIS_DOWN:
         log.warning("Redis unavailable; the worker's moderation feed will carry the change")
     try:
-        await context.banned.refresh()
+        await context.moderation.refresh()
     except DB_DOWN:
-        log.warning("database unavailable; the banned set is refreshed on its next tick")
+        log.warning("database unavailable; the moderation view is refreshed on its next tick")
     context.top_cache.clear()

@@ -71,6 +71,6 @@ async def assert_changes_since(
     deadline = time.monotonic() + TICK_BUDGET_S
     while True:
         found, cursor = await moderation.changed_after(context.pool, cursor, PAGE)
-        moved += await assert_states(context, found, only=only)
+        moved += await assert_states(context, {user: m.state for user, m in found.items()}, only=only)
         if len(found) < PAGE or time.monotonic() > deadline:
             return moved, cursor[0]

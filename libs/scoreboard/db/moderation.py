@@ -7,6 +7,7 @@ that change as well. Changes happen inside the caller's transaction, with their 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
@@ -47,18 +48,24 @@ async def states_of(executor: Executor, user_ids: list[UUID]) -> dict[UUID, User
 Cursor = tuple[datetime, UUID]
 
 
+@dataclass(frozen=True, slots=True)
+class Moderation:
+    state: UserState
+    exempt_until: datetime | None = None  # cleared by a reviewer: not quarantined again before
+
+
 async def changed_after(
     executor: Executor, after: Cursor, limit: int
-) -> tuple[dict[UUID, UserState], Cursor]:
+) -> tuple[dict[UUID, Moderation], Cursor]:
     """States changed after the (updated_at, user_id) cursor, oldest first, and the next cursor."""
     rows = await executor.fetch(
-        "SELECT user_id, state, updated_at FROM user_moderation WHERE (updated_at, user_id) > ($1, $2) "
-        "ORDER BY updated_at, user_id LIMIT $3",
+        "SELECT user_id, state, exempt_until, updated_at FROM user_moderation "
+        "WHERE (updated_at, user_id) > ($1, $2) ORDER BY updated_at, user_id LIMIT $3",
         after[0],
         after[1],
         limit,
     )
-    found = {row["user_id"]: UserState(row["state"]) for row in rows}
+    found = {row["user_id"]: Moderation(UserState(row["state"]), row["exempt_until"]) for row in rows}
     return found, (rows[-1]["updated_at"], rows[-1]["user_id"]) if rows else after
 
 

@@ -12,6 +12,9 @@ JOB_QUEUE = "scoreboard:jobs"
 PROFILES = "sb:profiles"  # HASH user id -> [display name, is public] (redis_store/profiles.py)
 PROFILES_WATERMARK = "sb:profiles:watermark"  # STRING epoch seconds of the profile change feed
 MODERATION_WATERMARK = "sb:moderation:watermark"  # STRING epoch seconds of the moderation feed
+ANOMALY_LEADER = "sb:anomaly:leader"  # STRING the token of the worker running the anomaly watch
+ANOMALY_CURSOR = "sb:anomaly:cursor"  # STRING the last score_events id the watch read
+ANOMALY_CHECKPOINTS = "sb:anomaly:checkpoints"  # ZSET "<id>:<unix s>" by unix s: where it was, per minute
 RATE_LIMIT_PREFIX = "sb:rl:"
 RUNTIME_FLAGS = "sb:flags"  # STRING JSON {version, flags}: the gateway's copy (redis_store/flags_mirror.py)
 

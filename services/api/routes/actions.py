@@ -11,7 +11,6 @@ from uuid_utils.compat import uuid7
 from scoreboard.domain.errors import RateLimited, ValidationFailed
 from scoreboard.security.tickets import Ticket
 from scoreboard.web.responses import JSONResponse
-from services.api.banned_users import refuse_if_banned
 from services.api.context import context_of
 from services.api.guards import guarded_principal
 from services.api.maintenance import refuse_while_increments_off
@@ -23,7 +22,7 @@ async def create_action(request: Request) -> Response:
     context = context_of(request)
     refuse_while_increments_off(context)
     principal = await guarded_principal(request, context, scope="actions")
-    refuse_if_banned(context.banned, principal.user_id)
+    context.moderation.refuse_banned(principal.user_id)
     body = validate(load_object(await read_body(request)), ActionRequest)
     action_type = context.action_types.get(body.type)
     if action_type is None:

@@ -12,7 +12,6 @@ from scoreboard.domain.models import IncrementRecord, Principal
 from scoreboard.domain.text import clean_text
 from scoreboard.web.responses import JSONResponse
 from services.api import scoring
-from services.api.banned_users import refuse_if_banned
 from services.api.context import ApiContext, context_of
 from services.api.guards import guarded_principal
 from services.api.maintenance import refuse_while_increments_off
@@ -24,7 +23,7 @@ async def increment_score(request: Request) -> Response:
     context = context_of(request)
     refuse_while_increments_off(context)
     principal = await guarded_principal(request, context, scope="increment")
-    refuse_if_banned(context.banned, principal.user_id)
+    context.moderation.refuse_banned(principal.user_id)
     data = load_object(await read_body(request))
     body = validate(data, IncrementRequest)
     timestamp = scoring.parse_timestamp(request.headers.get("x-request-timestamp"))

@@ -13,7 +13,6 @@ from scoreboard.domain.models import RankedEntry
 from scoreboard.domain.ranking import with_own_entry
 from scoreboard.web.responses import JSONResponse
 from services.api import standings
-from services.api.banned_users import refuse_if_banned
 from services.api.context import context_of
 from services.api.guards import authenticate, limit_ip, limit_reads
 from services.api.queries import board_query, int_query, window_query
@@ -51,7 +50,7 @@ async def my_score(request: Request) -> Response:
     context = context_of(request)
     await limit_ip(request, context, "read-ip")
     principal = await authenticate(request, context)
-    refuse_if_banned(context.banned, principal.user_id)
+    context.moderation.refuse_banned(principal.user_id)
     board = board_query(request, context.boards)
     window = window_query(request, board)
     found = await standings.own_standing(context, board, window.id, principal.user_id)
@@ -69,7 +68,7 @@ async def around_me(request: Request) -> Response:
     context = context_of(request)
     await limit_ip(request, context, "read-ip")
     principal = await authenticate(request, context)
-    refuse_if_banned(context.banned, principal.user_id)
+    context.moderation.refuse_banned(principal.user_id)
     radius = int_query(request, "radius", default=5, low=0, high=25)
     board = board_query(request, context.boards)
     window = window_query(request, board)
