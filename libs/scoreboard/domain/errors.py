@@ -15,6 +15,7 @@ class ErrorCode(StrEnum):
     UNAUTHORIZED = "UNAUTHORIZED"
     IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"
     ABUSE_REJECTED = "ABUSE_REJECTED"
+    CONFLICT = "CONFLICT"
     RATE_LIMITED = "RATE_LIMITED"
     NOT_FOUND = "NOT_FOUND"
     UNAVAILABLE = "UNAVAILABLE"
@@ -37,6 +38,13 @@ class Reason(StrEnum):
     STREAM_UNAVAILABLE = "stream_unavailable"
     NOT_ADMIN = "not_admin"
     MAINTENANCE = "maintenance"
+    USER_BANNED = "user_banned"
+    SAME_REVIEWER = "same_reviewer"
+    ALREADY_REVIEWED = "already_reviewed"
+    ALREADY_BANNED = "already_banned"
+    NOT_BANNED = "not_banned"
+    REVIEW_CLOSED = "review_closed"
+    WINDOW_CLOSED = "window_closed"
 
 
 class ScoreboardError(Exception):
@@ -86,6 +94,13 @@ class IdempotencyConflict(ScoreboardError):
 class AbuseRejected(ScoreboardError):
     code = ErrorCode.ABUSE_REJECTED
     default_message = "the request was refused by an anti-abuse rule"
+
+
+class Conflict(ScoreboardError):
+    """An admin resource is not in a state that allows this (approved already, not banned...)."""
+
+    code = ErrorCode.CONFLICT
+    default_message = "the resource is not in a state that allows this"
 
 
 class RateLimited(ScoreboardError):
