@@ -79,12 +79,13 @@ class SlidingSum:
 
     def add(self, at_s: float, points: int) -> None:
         index = int(at_s // self._width)
-        if self._buckets and self._buckets[-1][0] >= index:
-            self._buckets[-1][1] += points  # late by less than a bucket, or the same bucket
-        else:
-            self._buckets.append([index, points])
+        buckets = self._buckets
         self.total += points
-        self.expire(at_s)
+        if buckets and buckets[-1][0] >= index:
+            buckets[-1][1] += points  # the same bucket, or late by less than one
+        else:
+            buckets.append([index, points])
+            self.expire(at_s)  # the window moves only when a bucket starts
 
     def expire(self, now_s: float) -> int:
         oldest_kept = int(now_s // self._width) - self._count + 1
