@@ -6,7 +6,7 @@ is idempotent, so the same change may arrive several ways: the `moderate_users` 
 enqueues at once, the feed every reconcile tick reads (changes since the watermark minus the
 safety margin), and a rebuild, which starts from the hidden users of its start and asserts the
 changes made while it ran. A Top 10 that lost or regained someone is published again.
-See docs/decisions/0009-hidden-users-leave-the-rankings.md.
+See docs/decisions/0011-hidden-users-leave-the-rankings.md.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Hidden users (banned, quarantined) leave the ranking and the ranks below close up, in Redis,
 in the database fallback and through a rebuild; shown again, they come back with their scores
-(docs/decisions/0009-hidden-users-leave-the-rankings.md)."""
+(docs/decisions/0011-hidden-users-leave-the-rankings.md)."""
 
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ from tests.load.procs import raise_open_files_limit
 from tests.load.report import RESULTS_DIR, Report, table, write
 from tests.load.scenarios.common import Options
 
-SCENARIOS = ("write", "read", "fanout", "e2e", "rebuild", "boards", "fastpath")
+SCENARIOS = ("write", "read", "fanout", "e2e", "rebuild", "boards", "fastpath", "anomalies")
 
 
 def parse(argv: list[str]) -> tuple[list[str], Options]:
@@ -26,7 +26,7 @@ def parse(argv: list[str]) -> tuple[list[str], Options]:
     parser.add_argument("--smoke", action="store_true", help="a few seconds, small N (what CI runs)")
     parser.add_argument("--duration", type=float, help="seconds per measured phase")
     parser.add_argument("--concurrency", type=int, help="write/read: connections in flight")
-    parser.add_argument("--users", type=int, help="write: distinct users")
+    parser.add_argument("--users", type=int, help="write: distinct users; anomalies: users (20 events each)")
     parser.add_argument("--generators", type=int, help="load generator processes")
     parser.add_argument("--rate", type=float, help="e2e: increments/s offered")
     parser.add_argument("--clients", type=int, help="fanout: SSE clients; e2e: listeners")

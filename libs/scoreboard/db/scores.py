@@ -21,7 +21,7 @@ _ORDER = "s.score DESC, s.reached_at ASC, s.user_id ASC"
 
 def _shown(alias: str) -> str:
     """The row's user is not hidden (banned or quarantined: they leave the public rankings, and
-    the ranks below them close up; docs/decisions/0009)."""
+    the ranks below them close up; docs/decisions/0011)."""
     return (
         f"NOT EXISTS (SELECT 1 FROM user_moderation m WHERE m.user_id = {alias}.user_id "  # noqa: S608
         "AND m.state <> 'visible')"

@@ -51,13 +51,6 @@ class Rules:
             limit.per_minute is None and limit.per_hour is None for limit in limited
         )
 
-    def scopes(self, action_type: str) -> list[tuple[str, Limits]]:
-        """The scopes an event of this type counts in: overall, and its type's if it has rules."""
-        found = [(OVERALL, self.overall)]
-        if action_type in self.types:
-            found.append((action_type, self.types[action_type]))
-        return found
-
 
 @dataclass(frozen=True, slots=True)
 class Flag:
@@ -79,12 +72,13 @@ class SlidingSum:
 
     def add(self, at_s: float, points: int) -> None:
         index = int(at_s // self._width)
-        if self._buckets and self._buckets[-1][0] >= index:
-            self._buckets[-1][1] += points  # late by less than a bucket, or the same bucket
-        else:
-            self._buckets.append([index, points])
+        buckets = self._buckets
         self.total += points
-        self.expire(at_s)
+        if buckets and buckets[-1][0] >= index:
+            buckets[-1][1] += points  # the same bucket, or late by less than one
+        else:
+            buckets.append([index, points])
+            self.expire(at_s)  # the window moves only when a bucket starts
 
     def expire(self, now_s: float) -> int:
         oldest_kept = int(now_s // self._width) - self._count + 1
@@ -98,11 +92,26 @@ class SlidingSum:
 
 
 class _Windows:
-    __slots__ = ("hour", "minute")
+    """One user's sums: every action type (`overall`), and each type that has rules of its own."""
+
+    __slots__ = ("hour", "minute", "types")
 
     def __init__(self) -> None:
         self.minute = SlidingSum(MINUTE_BUCKET_S, MINUTE_S)
         self.hour = SlidingSum(HOUR_BUCKET_S, HOUR_S)
+        self.types: dict[str, _Windows] | None = None
+
+    def add(self, at_s: float, points: int) -> None:
+        self.minute.add(at_s, points)
+        self.hour.add(at_s, points)
+
+    def of_type(self, action_type: str) -> _Windows:
+        if self.types is None:
+            self.types = {}
+        found = self.types.get(action_type)
+        if found is None:
+            found = self.types[action_type] = _Windows()
+        return found
 
 
 class Detector:
@@ -110,22 +119,24 @@ class Detector:
 
     def __init__(self, rules: Rules) -> None:
         self.rules = rules
-        self._windows: dict[tuple[str, str], _Windows] = {}
+        self._users: dict[str, _Windows] = {}
         self._active: dict[str, SlidingSum] = {}  # user -> overall minute sum (population rule)
         self.flagged: set[str] = set()
 
     def observe(self, user: str, action_type: str, points: int, at_s: float) -> Flag | None:
         """Count one event; the flag it raises, if it is the user's first crossing."""
-        crossed: Flag | None = None
-        for scope, limits in self.rules.scopes(action_type):
-            windows = self._windows.get((user, scope))
-            if windows is None:
-                windows = self._windows[(user, scope)] = _Windows()
-            windows.minute.add(at_s, points)
-            windows.hour.add(at_s, points)
-            if scope == OVERALL:
-                self._active[user] = windows.minute
-            crossed = crossed or _crossing(user, scope, limits, windows)
+        windows = self._users.get(user)
+        if windows is None:
+            windows = self._users[user] = _Windows()
+        windows.add(at_s, points)
+        if user not in self._active:
+            self._active[user] = windows.minute
+        crossed = _crossing(user, OVERALL, self.rules.overall, windows)
+        limits = self.rules.types.get(action_type)
+        if limits is not None:
+            typed = windows.of_type(action_type)
+            typed.add(at_s, points)
+            crossed = crossed or _crossing(user, action_type, limits, typed)
         if crossed is not None and user not in self.flagged:
             self.flagged.add(user)
             return crossed
@@ -161,29 +172,31 @@ class Detector:
         return flags
 
     def prune(self, now_s: float) -> None:
-        """Drop the windows of users idle for an hour (bounded memory)."""
-        for key, windows in list(self._windows.items()):
+        """Drop the sums of users idle for an hour (bounded memory)."""
+        for user, windows in list(self._users.items()):
             windows.minute.expire(now_s)
+            for typed in (windows.types or {}).values():
+                typed.minute.expire(now_s)
+                typed.hour.expire(now_s)
             if windows.hour.expire(now_s) == 0 and not windows.hour:
-                del self._windows[key]
+                del self._users[user]
 
     def forget(self, user: str) -> None:
         """The user may be flagged again (a reviewer's decision ran out, or was reverted)."""
         self.flagged.discard(user)
 
     def __len__(self) -> int:
-        return len(self._windows)
+        return len(self._users)
 
 
 def _crossing(user: str, scope: str, limits: Limits, windows: _Windows) -> Flag | None:
     prefix = "overall" if scope == OVERALL else f"types.{scope}"
-    for name, limit, window in (
-        ("per_minute", limits.per_minute, windows.minute),
-        ("per_hour", limits.per_hour, windows.hour),
-    ):
-        if limit is not None and window.total > limit:
-            span = MINUTE_S if name == "per_minute" else HOUR_S
-            return Flag(user, f"{prefix}.{name}", {"points": window.total, "limit": limit, "window_s": span})
+    if limits.per_minute is not None and windows.minute.total > limits.per_minute:
+        observed = {"points": windows.minute.total, "limit": limits.per_minute, "window_s": MINUTE_S}
+        return Flag(user, f"{prefix}.per_minute", observed)
+    if limits.per_hour is not None and windows.hour.total > limits.per_hour:
+        observed = {"points": windows.hour.total, "limit": limits.per_hour, "window_s": HOUR_S}
+        return Flag(user, f"{prefix}.per_hour", observed)
     return None
 
 
