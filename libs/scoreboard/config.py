@@ -44,7 +44,7 @@ def _split_commas(value: Any) -> Any:
 MIN_SECRET_LENGTH = 32
 
 
-def _long_enough(value: SecretStr | None) -> SecretStr | None:
+def long_enough_secret(value: SecretStr | None) -> SecretStr | None:
     if value is not None and len(value.get_secret_value()) < MIN_SECRET_LENGTH:
         raise ValueError(f"must be at least {MIN_SECRET_LENGTH} characters")
     return value
@@ -73,7 +73,7 @@ class TicketSettings(BaseScoreboardSettings):
     ticket_secret: SecretStr
     realtime_token_ttl_s: int = Field(default=60, ge=5, le=60)
 
-    _check_ticket_secret = field_validator("ticket_secret")(_long_enough)
+    _check_ticket_secret = field_validator("ticket_secret")(long_enough_secret)
 
 
 class JwtSettings(BaseScoreboardSettings):
@@ -88,7 +88,7 @@ class JwtSettings(BaseScoreboardSettings):
     admin_claim: str = Field(default="roles", min_length=1, max_length=200)
 
     _split_algorithms = field_validator("jwt_algorithms", mode="before")(_split_commas)
-    _check_jwt_secret = field_validator("jwt_secret")(_long_enough)
+    _check_jwt_secret = field_validator("jwt_secret")(long_enough_secret)
 
     @field_validator("jwt_algorithms")
     @classmethod
@@ -136,7 +136,7 @@ class WriteSettings(ProxySettings):
     @classmethod
     def _keys_long_enough(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
         for secret in value.values():
-            _long_enough(secret)
+            long_enough_secret(secret)
         return value
 
 

@@ -36,6 +36,7 @@ class Reason(StrEnum):
     DATABASE_UNAVAILABLE = "database_unavailable"
     STREAM_UNAVAILABLE = "stream_unavailable"
     NOT_ADMIN = "not_admin"
+    CSRF_REFUSED = "csrf_refused"  # a cookie-authenticated write not proven same-origin
     MAINTENANCE = "maintenance"
 
 
