@@ -16,6 +16,7 @@ from typing import Any
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from scoreboard.domain.errors import ScoreboardError
+from scoreboard.domain.windows import ALL
 from scoreboard.web.client_ip import client_ip
 from scoreboard.web.request_context import HttpPolicy
 from services.api.metrics import ApiMetrics
@@ -69,6 +70,8 @@ def _cache_key(context: Any, query: TopQuery) -> tuple[str, str, int] | None:
     window is no longer readable: the route answers it (a 404)."""
     board_id, window_param, limit = query
     board = context.boards[board_id]
+    if board.rule.kind == ALL:  # one window for ever: no clock to read
+        return board_id, ALL, limit
     if window_param is None:
         return board_id, board.window_at(datetime.now(UTC)).id, limit
     try:

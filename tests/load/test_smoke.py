@@ -18,7 +18,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize("scenario", ["write", "read", "fanout", "e2e", "rebuild", "boards"])
+@pytest.mark.parametrize("scenario", ["write", "read", "fanout", "e2e", "rebuild", "boards", "fastpath"])
 def test_smoke(scenario: str, tmp_path: Path) -> None:
     env = {
         k: v for k, v in os.environ.items() if k not in ("SCOREBOARD_DATABASE_URL", "SCOREBOARD_REDIS_URL")

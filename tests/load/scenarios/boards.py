@@ -33,8 +33,11 @@ WINDOWED = {"global": {}, "daily": {"window": "day"}}
 REBUILD_TARGET_S = {1_000_000: 30.0}
 
 
-async def _write_cost(options: Options, boards: dict[str, object], label: str) -> tuple[float, float, float]:
-    """(increments/s, server CPU ms per increment, API CPU ms per increment) of a closed loop."""
+async def _write_cost(
+    options: Options, boards: dict[str, object], label: str, per_process: dict[str, float]
+) -> tuple[float, float, float]:
+    """(increments/s, server CPU ms per increment, API CPU ms per increment) of a closed loop;
+    `per_process` receives each server's CPU ms per increment."""
     duration = options.pick(options.duration_s, 1.0, 15.0)
     concurrency = options.pick(options.concurrency, 8, 64)
     processes = options.pick(options.generators, 2, 2)
@@ -42,7 +45,8 @@ async def _write_cost(options: Options, boards: dict[str, object], label: str) -
     stack = await Stack.start(extra_env={"SCOREBOARD_BOARDS": json.dumps(boards)}, split=options.split)
     try:
         pids = stack.server_pids()
-        before_all = sum(tree_cpu_seconds(pid) for pid in pids.values())
+        before = {name: tree_cpu_seconds(pid) for name, pid in pids.items()}
+        before_all = sum(before.values())
         before_api = cpu_seconds(pids["api"])
         configs = [
             WriteConfig(LOOPBACK, stack.port("api"), part, max(1, concurrency // processes), duration, seed=i)
@@ -52,12 +56,14 @@ async def _write_cost(options: Options, boards: dict[str, object], label: str) -
         await asyncio.sleep(
             1.0
         )  # let the worker finish the jobs this load enqueued: they are part of its cost
-        used_all = sum(tree_cpu_seconds(pid) for pid in pids.values()) - before_all
+        after = {name: tree_cpu_seconds(pid) for name, pid in pids.items()}
+        used_all = sum(after.values()) - before_all
         used_api = cpu_seconds(pids["api"]) - before_api
     finally:
         await stack.astop()
     done = sum(r.phases[0].ok for r in results)
     seconds = max(r.phases[0].seconds for r in results)
+    per_process.update({name: round((after[name] - before[name]) / done * 1000, 3) for name in pids})
     return done / seconds, used_all / done * 1000, used_api / done * 1000
 
 
@@ -98,8 +104,11 @@ async def _windowed_rebuild(options: Options, report: Report) -> None:
 
 async def run(options: Options) -> Report:
     report = Report("boards", "smoke" if options.smoke else "full", {"three_boards": THREE_BOARDS})
-    rate1, all1, api1 = await _write_cost(options, ONE_BOARD, "boards: writes counted on 1 board")
-    rate3, all3, api3 = await _write_cost(options, THREE_BOARDS, "boards: writes counted on 3 boards")
+    one: dict[str, float] = {}
+    three: dict[str, float] = {}
+    rate1, all1, api1 = await _write_cost(options, ONE_BOARD, "boards: writes counted on 1 board", one)
+    rate3, all3, api3 = await _write_cost(options, THREE_BOARDS, "boards: writes counted on 3 boards", three)
+    report.details["cpu_ms_per_increment"] = {"one_board": one, "three_boards": three}
     report.params["cpu_pinning"] = pinning(options, {})
     report.add("increments/s, 3 boards (baseline: 1 board)", rate3, "/s", baseline=rate1)
     report.add(
