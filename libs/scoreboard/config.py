@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from scoreboard.domain.anomalies import Limits, Population, Rules
 from scoreboard.domain.boards import BOARD_PATTERN, Board
 from scoreboard.domain.models import DEFAULT_BOARD
 from scoreboard.domain.windows import WindowRule
@@ -42,6 +43,7 @@ def _split_commas(value: Any) -> Any:
 
 
 MIN_SECRET_LENGTH = 32
+ADMIN_SOURCE = "admin"  # score_events.source of an adjustment (db/migrations/0006_moderation.sql)
 
 
 def long_enough_secret(value: SecretStr | None) -> SecretStr | None:
@@ -135,6 +137,8 @@ class WriteSettings(ProxySettings):
     @field_validator("signing_keys")
     @classmethod
     def _keys_long_enough(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        if ADMIN_SOURCE in value:  # score_events.source: a client's key id must not pass for an admin
+            raise ValueError(f"the key id {ADMIN_SOURCE!r} is reserved for admins' adjustments")
         for secret in value.values():
             long_enough_secret(secret)
         return value
@@ -254,6 +258,45 @@ def check_board_types(boards: dict[str, BoardConfig], action_types: Collection[s
     uncounted = sorted(set(action_types) - counted)
     if uncounted:
         raise ValueError(f"no board counts the action types {uncounted}")
+
+
+class LimitsConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    per_minute: int | None = Field(default=None, ge=1)
+    per_hour: int | None = Field(default=None, ge=1)
+
+    def limits(self) -> Limits:
+        return Limits(self.per_minute, self.per_hour)
+
+
+class PopulationConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    factor: float = Field(default=5.0, ge=1)
+    min_active: int = Field(default=100, ge=2)
+
+
+class AnomalyRulesConfig(BaseModel):
+    """SCOREBOARD_ANOMALY_RULES (DESIGN section 11); every key optional, `{}`: no rule."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    overall: LimitsConfig = Field(default_factory=LimitsConfig)
+    types: dict[str, LimitsConfig] = Field(default_factory=dict)
+    population: PopulationConfig | None = None
+
+    def rules(self) -> Rules:
+        population = self.population
+        return Rules(
+            overall=self.overall.limits(),
+            types={name: limits.limits() for name, limits in self.types.items()},
+            population=Population(population.factor, population.min_active) if population else None,
+        )
+
+
+class AnomalySettings(BaseScoreboardSettings):
+    anomaly_rules: AnomalyRulesConfig = Field(default_factory=AnomalyRulesConfig)
 
 
 def fail_on_invalid_settings(error: ValidationError, program: str) -> NoReturn:

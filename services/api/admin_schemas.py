@@ -5,12 +5,25 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from typing import Annotated, Any
+from enum import StrEnum
+from typing import Annotated, Any, TypeVar
+from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    field_validator,
+    model_validator,
+)
 
+from scoreboard.domain.boards import BOARD_PATTERN
 from scoreboard.domain.errors import ValidationFailed
 from scoreboard.domain.flags import MAX_LIMIT_PER_MIN
+from scoreboard.domain.windows import WINDOW_ID_PATTERN
 from services.api.schemas import PrintableStr
 
 MAX_REASON_LENGTH = 1000
@@ -39,6 +52,42 @@ class AdminWrite(BaseModel):
     def _says_something(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("the reason must say why")
+        return value
+
+
+class AdminDecision(AdminWrite):
+    """An approval, a rejection, a ban, an unban or a review's outcome: only its reason."""
+
+
+MAX_ADJUSTMENT = 1_000_000_000
+
+
+class AdjustmentProposal(AdminWrite):
+    userId: UUID
+    board: Annotated[StrictStr, Field(pattern=BOARD_PATTERN.pattern)]
+    window: (
+        Annotated[
+            StrictStr,
+            Field(
+                pattern=WINDOW_ID_PATTERN.pattern, description="absent or null: the board's current window"
+            ),
+        ]
+        | None
+    ) = None
+    delta: Annotated[
+        StrictInt,
+        Field(
+            ge=-MAX_ADJUSTMENT,
+            le=MAX_ADJUSTMENT,
+            description="not 0; negative lowers the score (never below 0)",
+        ),
+    ]
+
+    @field_validator("delta")
+    @classmethod
+    def _not_zero(cls, value: int) -> int:
+        if value == 0:
+            raise ValueError("an adjustment of 0 changes nothing")
         return value
 
 
@@ -90,3 +139,27 @@ def decode_cursor(raw: str | None) -> int | None:
     if len(raw) > 64 or match is None:
         raise ValidationFailed("cursor is not one this API handed out", details={"field": "cursor"})
     return int(match.group(1))
+
+
+Status = TypeVar("Status", bound=StrEnum)
+
+
+def status_query(raw: str | None, kind: type[Status]) -> Status | None:
+    """`?status=`: one of the enum's values, or absent (every status)."""
+    if raw is None:
+        return None
+    try:
+        return kind(raw)
+    except ValueError:
+        raise ValidationFailed(
+            f"status must be one of {', '.join(item.value for item in kind)}",
+            details={"field": "status"},
+        ) from None
+
+
+def id_path(raw: str) -> UUID:
+    """An admin resource's id from the path: a UUID, else 400."""
+    try:
+        return UUID(raw)
+    except ValueError:
+        raise ValidationFailed("id must be a UUID", details={"field": "id"}) from None

@@ -17,6 +17,7 @@ from scoreboard.db.score_events import board_spec
 from scoreboard.domain.actions import ActionType
 from scoreboard.domain.boards import in_answer_order
 from scoreboard.flags.runtime import FlagsRuntime
+from scoreboard.moderation_view import ModerationView
 from scoreboard.redis_store.connection import create_redis
 from scoreboard.redis_store.job_queue import JobQueue
 from scoreboard.redis_store.leaderboard import Leaderboard
@@ -117,6 +118,7 @@ def _context(settings: ApiSettings, metrics: ApiMetrics) -> ApiContext:
             user_per_min=settings.rate_limit_user_per_min,
             ip_per_min=settings.rate_limit_ip_per_min,
         ),
+        moderation=ModerationView(pool),
     )
 
 
@@ -133,6 +135,8 @@ def create_app(settings: ApiSettings | None = None) -> Starlette:
             stack.push_async_callback(context.redis.aclose)
             context.flags.start()
             stack.push_async_callback(context.flags.stop)
+            context.moderation.start()
+            stack.push_async_callback(context.moderation.stop)
             yield {"context": context}
 
     cors = cors_policy(

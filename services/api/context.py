@@ -12,6 +12,7 @@ from scoreboard.db.group_commit import GroupCommitter
 from scoreboard.domain.actions import ActionType
 from scoreboard.domain.boards import Board
 from scoreboard.flags.runtime import FlagsRuntime
+from scoreboard.moderation_view import ModerationView
 from scoreboard.redis_store.job_queue import JobQueue
 from scoreboard.redis_store.leaderboard import Leaderboard
 from scoreboard.redis_store.rate_limit import RateLimiter
@@ -48,6 +49,7 @@ class ApiContext:
     board_spec: str  # the boards as the increment's SQL function takes them
     committer: GroupCommitter | None  # None: one transaction per increment
     flags: FlagsRuntime
+    moderation: ModerationView  # who is banned: their tickets, increments and own reads are refused
     top_queries: TopQueries = field(default_factory=TopQueries)
 
     def count_top_cache(self, hit: bool) -> None:

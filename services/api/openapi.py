@@ -19,7 +19,7 @@ from starlette.responses import Response
 from scoreboard.domain.boards import BOARD_PATTERN
 from scoreboard.domain.errors import ErrorCode
 from scoreboard.domain.windows import WINDOW_ID_PATTERN
-from services.api.admin_schemas import FlagsUpdate
+from services.api.admin_schemas import AdjustmentProposal, AdminDecision, FlagsUpdate
 from services.api.schemas import ActionRequest, IncrementRequest, PrivacyRequest
 
 TIMESTAMP_PATTERN = "^[0-9]{1,12}$"  # as services/api/scoring.py parse_timestamp
@@ -91,6 +91,58 @@ _COMMON_AUTH_ERRORS = {
 _BOARD_ERRORS = {"404": _error("NOT_FOUND: unknown board, or a window past its retention")}
 _ADMIN_ERRORS = {**_COMMON_AUTH_ERRORS, "403": _error("UNAUTHORIZED: not an admin (reason not_admin)")}
 _TOO_LARGE = {"413": _error("VALIDATION_ERROR: body over 8 KiB")}
+_BANNED = {"403": _error("UNAUTHORIZED: the caller is banned (reason user_banned)")}
+_ADMIN_WRITE_ERRORS = {
+    **_ADMIN_ERRORS,
+    "404": _error("NOT_FOUND: no such adjustment, review, user, board or window"),
+    "409": _error("CONFLICT: not in a state that allows it (details.reason says why)"),
+    "413": _error("VALIDATION_ERROR: body over 32 KiB"),
+}
+_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}
+_CURSOR = {
+    "name": "cursor",
+    "in": "query",
+    "description": "opaque: the nextCursor of the previous page",
+    "schema": {"type": "string"},
+}
+_ADMIN_LIMIT = {
+    "name": "limit",
+    "in": "query",
+    "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
+}
+
+
+def _page(item: str) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["items", "nextCursor"],
+        "properties": {
+            "items": {"type": "array", "items": _ref(item)},
+            "nextCursor": {"type": ["string", "null"], "description": "null on the last page"},
+        },
+    }
+
+
+def _status(values: list[str]) -> dict[str, Any]:
+    return {
+        "name": "status",
+        "in": "query",
+        "description": "only those in this status (default: every status)",
+        "schema": {"type": "string", "enum": values},
+    }
+
+
+def _admin_post(summary: str, body: str, answer: str, status: str = "200", **extra: Any) -> dict[str, Any]:
+    return {
+        "post": {
+            "summary": summary,
+            "security": _BEARER,
+            **extra,
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref(body)}}},
+            "responses": {status: _json(_ref(answer), "done, audited"), **_ADMIN_WRITE_ERRORS},
+        }
+    }
+
 
 RESPONSE_SCHEMAS: dict[str, Any] = {
     "Error": {
@@ -237,12 +289,80 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
             "requestId": {"type": ["string", "null"]},
         },
     },
-    "AuditPage": {
+    "AuditPage": _page("AuditRow"),
+    "Adjustment": {
         "type": "object",
-        "required": ["items", "nextCursor"],
+        "required": [
+            "id",
+            "status",
+            "userId",
+            "board",
+            "window",
+            "delta",
+            "reason",
+            "proposedBy",
+            "proposedAt",
+            "reviewedBy",
+            "reviewedAt",
+            "reviewReason",
+            "appliedDelta",
+            "scoreAfter",
+        ],
         "properties": {
-            "items": {"type": "array", "items": _ref("AuditRow")},
-            "nextCursor": {"type": ["string", "null"], "description": "null on the last page"},
+            "id": _UUID,
+            "status": {"type": "string", "enum": ["pending", "approved", "rejected"]},
+            "userId": _UUID,
+            "board": {"type": "string"},
+            "window": {"type": "string", "description": "the window it applies to (resolved when proposed)"},
+            "delta": {"type": "integer", "description": "as proposed"},
+            "reason": {"type": "string"},
+            "proposedBy": {"type": "string"},
+            "proposedAt": {"type": "string", "format": "date-time"},
+            "reviewedBy": {"type": ["string", "null"]},
+            "reviewedAt": {"type": ["string", "null"], "format": "date-time"},
+            "reviewReason": {"type": ["string", "null"]},
+            "appliedDelta": {
+                "type": ["integer", "null"],
+                "description": "what the approval really changed (a score never goes below 0)",
+            },
+            "scoreAfter": {"type": ["integer", "null"], "minimum": 0},
+        },
+    },
+    "AdjustmentPage": _page("Adjustment"),
+    "Review": {
+        "type": "object",
+        "required": [
+            "id",
+            "status",
+            "userId",
+            "displayName",
+            "rule",
+            "observed",
+            "openedAt",
+            "closedBy",
+            "closedAt",
+            "closeReason",
+        ],
+        "properties": {
+            "id": _UUID,
+            "status": {"type": "string", "enum": ["open", "cleared", "banned"]},
+            "userId": _UUID,
+            "displayName": {"type": "string"},
+            "rule": {"type": "string", "description": "the anomaly rule that fired, e.g. overall.per_minute"},
+            "observed": {"type": "object", "description": "what the detector saw: points, limit, window"},
+            "openedAt": {"type": "string", "format": "date-time"},
+            "closedBy": {"type": ["string", "null"]},
+            "closedAt": {"type": ["string", "null"], "format": "date-time"},
+            "closeReason": {"type": ["string", "null"]},
+        },
+    },
+    "ReviewPage": _page("Review"),
+    "UserState": {
+        "type": "object",
+        "required": ["userId", "state"],
+        "properties": {
+            "userId": _UUID,
+            "state": {"type": "string", "enum": ["visible", "quarantined", "banned"]},
         },
     },
 }
@@ -257,6 +377,8 @@ def request_schemas(action_types: Collection[str]) -> dict[str, Any]:
         "IncrementRequest": IncrementRequest.model_json_schema(),
         "PrivacyRequest": PrivacyRequest.model_json_schema(),
         "FlagsUpdate": FlagsUpdate.model_json_schema(),
+        "AdjustmentProposal": AdjustmentProposal.model_json_schema(),
+        "AdminDecision": AdminDecision.model_json_schema(),
     }
 
 
@@ -269,6 +391,7 @@ PATHS: dict[str, Any] = {
             "responses": {
                 "201": _json(_ref("ActionTicket"), "a ticket"),
                 **_COMMON_AUTH_ERRORS,
+                **_BANNED,
                 **_TOO_LARGE,
             },
         }
@@ -293,7 +416,7 @@ PATHS: dict[str, Any] = {
             "responses": {
                 "200": _json(_ref("IncrementResult"), "committed, or replayed (Idempotent-Replayed: true)"),
                 **_COMMON_AUTH_ERRORS,
-                "403": _error("UNAUTHORIZED (details.reason says why)"),
+                "403": _error("UNAUTHORIZED (details.reason says why; user_banned for a banned user)"),
                 "409": _error("IDEMPOTENCY_CONFLICT or ABUSE_REJECTED"),
                 **_TOO_LARGE,
             },
@@ -348,6 +471,7 @@ PATHS: dict[str, Any] = {
             "responses": {
                 "200": _json(_ref("AroundMe"), "entries around me"),
                 **_COMMON_AUTH_ERRORS,
+                **_BANNED,
                 **_BOARD_ERRORS,
             },
         }
@@ -357,7 +481,12 @@ PATHS: dict[str, Any] = {
             "summary": "The caller's score and rank",
             "security": _BEARER,
             "parameters": [_BOARD, _WINDOW],
-            "responses": {"200": _json(_ref("MyScore"), "my score"), **_COMMON_AUTH_ERRORS, **_BOARD_ERRORS},
+            "responses": {
+                "200": _json(_ref("MyScore"), "my score"),
+                **_COMMON_AUTH_ERRORS,
+                **_BANNED,
+                **_BOARD_ERRORS,
+            },
         }
     },
     "/api/me/privacy": {
@@ -442,6 +571,72 @@ PATHS: dict[str, Any] = {
             "responses": {"200": _plain("text/html"), **_INTERNAL},
         }
     },
+    "/api/admin/adjustments": {
+        "get": {
+            "summary": "Score adjustments, newest first (admins)",
+            "security": _BEARER,
+            "parameters": [_status(["pending", "approved", "rejected"]), _CURSOR, _ADMIN_LIMIT],
+            "responses": {"200": _json(_ref("AdjustmentPage"), "one page"), **_ADMIN_ERRORS},
+        },
+        **_admin_post(
+            "Propose a score adjustment (admins): pending until another admin approves it",
+            "AdjustmentProposal",
+            "Adjustment",
+            "201",
+            description=(
+                "Of exactly the board and window named (the current window by default; a past one "
+                "within the board's retention). A delta of 0, an unknown user, board or window, or a "
+                "missing, blank or over-long reason changes nothing."
+            ),
+        ),
+    },
+    "/api/admin/adjustments/{id}/approve": _admin_post(
+        "Approve and apply a pending adjustment (another admin than its proposer)",
+        "AdminDecision",
+        "Adjustment",
+        parameters=[_ID],
+        description=(
+            "Applies it exactly once, as a score event of source admin (never below 0): it reaches "
+            "Redis and the streams like an increment, or a past window's final standings. The "
+            "proposer gets 403 same_reviewer; an adjustment reviewed already, or whose window is no "
+            "longer retained, 409."
+        ),
+    ),
+    "/api/admin/adjustments/{id}/reject": _admin_post(
+        "Reject a pending adjustment (any admin, its proposer included)",
+        "AdminDecision",
+        "Adjustment",
+        parameters=[_ID],
+    ),
+    "/api/admin/users/{id}/ban": _admin_post(
+        "Ban a user: gone from every board and stream within 2 s, refused increments and tickets",
+        "AdminDecision",
+        "UserState",
+        parameters=[_ID],
+    ),
+    "/api/admin/users/{id}/unban": _admin_post(
+        "Unban a user: back on every board with their scores within 2 s",
+        "AdminDecision",
+        "UserState",
+        parameters=[_ID],
+    ),
+    "/api/admin/reviews": {
+        "get": {
+            "summary": "The anomaly detector's reviews, newest first (admins)",
+            "security": _BEARER,
+            "parameters": [_status(["open", "cleared", "banned"]), _CURSOR, _ADMIN_LIMIT],
+            "responses": {"200": _json(_ref("ReviewPage"), "one page"), **_ADMIN_ERRORS},
+        }
+    },
+    "/api/admin/reviews/{id}/clear": _admin_post(
+        "Clear an open review: the quarantined user is shown again (and not quarantined again for 24 h)",
+        "AdminDecision",
+        "Review",
+        parameters=[_ID],
+    ),
+    "/api/admin/reviews/{id}/ban": _admin_post(
+        "Ban the user of an open review", "AdminDecision", "Review", parameters=[_ID]
+    ),
     "/api/openapi.json": {
         "get": {"summary": "This document", "responses": {"200": _plain("OpenAPI"), **_INTERNAL}}
     },

@@ -194,6 +194,7 @@ async def rank_after_commit(
             record.boards[board_id].score,
             reached_us,
             record.boards[board_id].window_id,
+            record.event_id,
         )
         for board_id in context.answer_order
         if board_id in record.boards
@@ -227,7 +228,9 @@ async def rank_after_commit(
     ]
     main, main_outcome = standings_now[0], outcomes[0]
     top = None
-    if main_outcome.applied and main_outcome.board_ready and main.rank is not None and main.rank <= TOP_SIZE:
+    # A hidden user's increment never changes the public Top 10 (they are not in it).
+    changed_top = main_outcome.applied and main_outcome.board_ready and not main_outcome.hidden
+    if changed_top and main.rank is not None and main.rank <= TOP_SIZE:
         board = context.boards[main.board_id]
         try:
             entries = await context.leaderboard.top(

@@ -14,7 +14,7 @@ from scoreboard.db import scores
 from scoreboard.db.pool import UNAVAILABLE_ERRORS as DB_DOWN
 from scoreboard.domain.boards import Board
 from scoreboard.domain.errors import Reason, Unavailable
-from scoreboard.domain.models import RankedEntry
+from scoreboard.domain.models import OwnStanding, RankedEntry
 from scoreboard.redis_store.connection import UNAVAILABLE_ERRORS as REDIS_DOWN
 from scoreboard.redis_store.leaderboard import REDIS_UNREADABLE
 from services.api.context import ApiContext
@@ -52,21 +52,37 @@ async def score_and_rank(
     context: ApiContext, board: Board, window_id: str, user_id: UUID
 ) -> tuple[int, int] | None:
     """(score, rank), or None when the user has no score; Unavailable when neither store answers."""
+    found = await own_standing(context, board, window_id, user_id)
+    return None if found is None else (found.score, found.rank)
+
+
+async def own_standing(
+    context: ApiContext, board: Board, window_id: str, user_id: UUID
+) -> OwnStanding | None:
+    """The user's own score and rank (where they would stand, when hidden), or None when they
+    have no score; Unavailable when neither store answers."""
     if _is_current(board, window_id):
         try:
-            return await context.leaderboard.score_and_rank(
+            return await context.leaderboard.own_standing(
                 board.id, window_id, user_id, shared=board.shared_ranks
             )
         except REDIS_UNREADABLE:
             context.metrics.read_fallbacks.inc()
-    return await score_and_rank_from_database(context, board, window_id, user_id)
+    return await _own_standing_from_database(context, board, window_id, user_id)
 
 
 async def score_and_rank_from_database(
     context: ApiContext, board: Board, window_id: str, user_id: UUID
 ) -> tuple[int, int] | None:
+    found = await _own_standing_from_database(context, board, window_id, user_id)
+    return None if found is None else (found.score, found.rank)
+
+
+async def _own_standing_from_database(
+    context: ApiContext, board: Board, window_id: str, user_id: UUID
+) -> OwnStanding | None:
     try:
-        return await scores.score_and_rank(
+        return await scores.own_standing(
             context.pool, board.id, window_id, user_id, shared=board.shared_ranks
         )
     except DB_DOWN as error:

@@ -16,12 +16,20 @@ from redis.exceptions import RedisError
 
 from scoreboard.db.pool import create_pool_lazily
 from scoreboard.flags.runtime import FlagsRuntime
+from scoreboard.moderation_view import ModerationView
 from scoreboard.redis_store.connection import UNAVAILABLE_ERRORS as REDIS_DOWN
 from scoreboard.redis_store.connection import create_redis
-from scoreboard.redis_store.job_queue import APPLY_SCORE, REFRESH_PROFILES, job_deserializer, job_serializer
+from scoreboard.redis_store.job_queue import (
+    APPLY_SCORE,
+    MODERATE_USERS,
+    REFRESH_PROFILES,
+    job_deserializer,
+    job_serializer,
+)
 from scoreboard.redis_store.keys import JOB_QUEUE
 from scoreboard.redis_store.leaderboard import Leaderboard
-from services.worker import jobs, profiles, reconciler
+from services.worker import jobs, moderation, profiles, reconciler
+from services.worker.anomalies import AnomalyWatch
 from services.worker.context import WorkerContext
 from services.worker.flags_mirror import mirroring_source
 from services.worker.health import HealthServer, create_health_app
@@ -70,6 +78,7 @@ def build_worker(settings: WorkerProcessSettings, context: WorkerContext) -> Wor
         functions=[
             func(jobs.apply_score, name=APPLY_SCORE, max_tries=1000, timeout=10),
             func(profiles.refresh_profiles, name=REFRESH_PROFILES, max_tries=5, timeout=10),
+            func(moderation.moderate_users, name=MODERATE_USERS, max_tries=5, timeout=10),
         ],
         cron_jobs=[
             # A rebuild of a very large board may take minutes; later ticks skip it meanwhile.
@@ -92,12 +101,25 @@ def build_worker(settings: WorkerProcessSettings, context: WorkerContext) -> Wor
     )
 
 
+def anomaly_watch(settings: WorkerProcessSettings, context: WorkerContext) -> AnomalyWatch | None:
+    """The anomaly watch and the moderation view it reads, started; None when no rule is set."""
+    rules = settings.anomaly_rules.rules()
+    if rules.empty:
+        return None
+    view = ModerationView(context.pool)
+    view.start()
+    watch = AnomalyWatch(context, rules, view, on_stop=view.stop)
+    watch.start()
+    return watch
+
+
 async def run(settings: WorkerProcessSettings) -> None:
     metrics = WorkerMetrics()
     context = build_context(settings, metrics)
     await context.pool
     if context.flags is not None:
         context.flags.start()
+    watch = anomaly_watch(settings, context)
     health = HealthServer(
         uvicorn.Config(
             create_health_app(context.pool, context.redis, metrics),
@@ -111,6 +133,8 @@ async def run(settings: WorkerProcessSettings) -> None:
     try:
         await _work_until_stopped(settings, context)
     finally:
+        if watch is not None:
+            await watch.stop()
         if context.flags is not None:
             await context.flags.stop()
         await context.publisher.stop()

@@ -26,3 +26,11 @@ class WorkerMetrics(Metrics):
             "scoreboard_reconciler_repairs_total", "Scores the reconciler had to apply", registry=r
         )
         self.rebuilds = Counter("scoreboard_rebuilds_total", "Full leaderboard rebuilds", registry=r)
+        self.quarantines = Counter(
+            "scoreboard_quarantines_total", "Users quarantined by the anomaly detector", ["rule"], registry=r
+        )
+        self.anomaly_lag = Gauge(
+            "scoreboard_anomaly_lag_seconds",
+            "Age of the newest increment the anomaly watch has read",
+            registry=r,
+        )

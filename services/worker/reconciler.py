@@ -26,13 +26,14 @@ from uuid import UUID
 
 import orjson
 
+from scoreboard.db import moderation as moderation_db
 from scoreboard.db import scores, users
 from scoreboard.db.pool import UNAVAILABLE_ERRORS as DB_DOWN
 from scoreboard.domain.boards import Board
 from scoreboard.domain.models import ScoreState
 from scoreboard.redis_store.connection import UNAVAILABLE_ERRORS as REDIS_DOWN
 from scoreboard.redis_store.keys import ALL_TIME, BoardKeys
-from services.worker import profiles
+from services.worker import moderation, profiles
 from services.worker.context import WorkerContext, context_of
 from services.worker.jobs import announce, shares_ranks
 
@@ -67,6 +68,12 @@ async def reconcile(ctx: dict[str, Any]) -> str:
     except (*REDIS_DOWN, *DB_DOWN) as error:
         log.warning("profile sync skipped", extra={"error": type(error).__name__})
         outcome.append("profiles:skipped")
+    try:
+        if moved := await moderation.sync_moderation(context):
+            outcome.append(f"moderation:{moved}")
+    except (*REDIS_DOWN, *DB_DOWN) as error:
+        log.warning("moderation sync skipped", extra={"error": type(error).__name__})
+        outcome.append("moderation:skipped")
     return ",".join(outcome)
 
 
@@ -110,11 +117,16 @@ async def rebuild(
         return "rebuild-elsewhere"
     started = time.monotonic()
     started_at = datetime.now(UTC)
+    margin = timedelta(seconds=context.settings.reconcile_margin_s)
     count = 0
     writing: asyncio.Future[Any] | None = None
     try:
         if not await leaderboard.begin_rebuild(board_id, window_id, token):
             return "rebuild-elsewhere"  # built by another worker between our check and the lock
+        # Hidden users stay out of the ranking, entries or not; changes made meanwhile are
+        # asserted once the board is swapped in.
+        hidden = {str(user) for user in await moderation_db.hidden_users(context.pool)}
+        await leaderboard.load_rebuild_hidden(board_id, window_id, hidden)
         pages = scores.iterate_board(context.pool, board_id, window_id, context.settings.rebuild_batch)
         async with aclosing(pages):
             async for page in pages:  # the next page is fetched while this one is written
@@ -132,6 +144,8 @@ async def rebuild(
                             page.members,
                             page.names,
                             page.public,
+                            page.versions,
+                            hidden,
                         ),
                         leaderboard.extend_rebuild_lock(board_id, window_id),
                     )
@@ -143,7 +157,6 @@ async def rebuild(
             if on_page is not None:
                 await on_page(count)
         # Everything that changed while we scanned is caught up from here by the watermark.
-        margin = timedelta(seconds=context.settings.reconcile_margin_s)
         await context.redis.set(keys.watermark, f"{(started_at - margin).timestamp():.6f}")
         await context.redis.delete(keys.change_cursor)
         merged = await leaderboard.finish_rebuild(board_id, window_id, token, count)
@@ -154,6 +167,7 @@ async def rebuild(
         if writing is not None and not writing.done():
             writing.cancel()
         await leaderboard.unlock_rebuild(board_id, window_id, token)
+    await moderation.assert_changes_since(context, started_at - margin, only=(board_id, window_id))
     context.metrics.rebuilds.inc()
     context.publisher.mark_dirty(board_id, window_id)
     log.info(

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from scoreboard.config import (
+    AnomalySettings,
     BoardSettings,
     DatabaseSettings,
     FlagSettings,
@@ -17,7 +18,7 @@ from scoreboard.config import (
 
 
 class WorkerProcessSettings(
-    DatabaseSettings, RedisSettings, LeaderboardSettings, BoardSettings, FlagSettings
+    DatabaseSettings, RedisSettings, LeaderboardSettings, BoardSettings, FlagSettings, AnomalySettings
 ):
     worker_host: str = "127.0.0.1"
     worker_port: int = Field(default=8002, ge=0, le=65535)  # /healthz, /readyz, /metrics

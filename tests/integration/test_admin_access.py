@@ -15,10 +15,20 @@ from tests.factories import JWT_SECRET, Player
 from tests.integration.conftest import ApiClientFactory
 from tests.integration.test_write_security import assert_error
 
+SOMEONE = "00000000-0000-0000-0000-0000000000aa"
 ROUTES = [
     ("GET", "/api/admin/flags", None),
     ("PUT", "/api/admin/flags", {"increments": False, "reason": "maintenance window"}),
     ("GET", "/api/admin/audit", None),
+    ("GET", "/api/admin/adjustments", None),
+    ("POST", "/api/admin/adjustments", {"userId": SOMEONE, "board": "global", "delta": 5, "reason": "r"}),
+    ("POST", f"/api/admin/adjustments/{SOMEONE}/approve", {"reason": "r"}),
+    ("POST", f"/api/admin/adjustments/{SOMEONE}/reject", {"reason": "r"}),
+    ("POST", f"/api/admin/users/{SOMEONE}/ban", {"reason": "r"}),
+    ("POST", f"/api/admin/users/{SOMEONE}/unban", {"reason": "r"}),
+    ("GET", "/api/admin/reviews", None),
+    ("POST", f"/api/admin/reviews/{SOMEONE}/clear", {"reason": "r"}),
+    ("POST", f"/api/admin/reviews/{SOMEONE}/ban", {"reason": "r"}),
 ]
 ROOT = Player("Root", admin=True)
 

@@ -139,3 +139,52 @@ async def test_0004_makes_todays_scores_the_all_time_global_board_and_keeps_thei
     finally:
         await connection.close()
         await servers.drop_database(empty_database)
+
+
+async def test_0006_keeps_every_score_versions_new_ones_and_lets_only_adjustments_lower_a_score(
+    empty_database: str, servers: ServerSet
+) -> None:
+    earlier = [m for m in bundled_migrations() if m.version < "0006"]
+    boards = '[{"id": "global", "kind": "all"}]'
+    count = (
+        "SELECT * FROM scoreboard_count_increment($1::jsonb, $2, 'Ann', $3, 'default', 3, 'h', 'default', "
+        "NULL, NULL, NULL)"
+    )
+    connection = await asyncpg.connect(empty_database)
+    try:
+        await migrate(connection, earlier)
+        await connection.execute(count, boards, ANN, "00000000-0000-0000-0000-0000000000a1")
+
+        assert "0006_moderation" in await migrate(connection)
+
+        row = await connection.fetchrow("SELECT score, event_id FROM scores")
+        assert (row["score"], row["event_id"]) == (3, None)  # version 0: compared by score, as before
+        second = await connection.fetchrow(count, boards, ANN, "00000000-0000-0000-0000-0000000000a2")
+        assert await connection.fetchval("SELECT event_id FROM scores") == second["event_id"]
+
+        adjusted = await connection.fetchrow(
+            "SELECT * FROM scoreboard_apply_adjustment($1, $2, 'global', 'all', -10, NULL, NULL)",
+            "00000000-0000-0000-0000-00000000ad01",
+            ANN,
+        )
+        assert (adjusted["applied_delta"], adjusted["score_after"]) == (-6, 0)  # never below 0
+        assert adjusted["event_id"] > second["event_id"]
+        assert await connection.fetchval("SELECT event_id FROM scores") == adjusted["event_id"]
+        nothing = await connection.fetchrow(
+            "SELECT * FROM scoreboard_apply_adjustment($1, $2, 'global', 'all', -1, NULL, NULL)",
+            "00000000-0000-0000-0000-00000000ad02",
+            ANN,
+        )
+        assert (nothing["applied_delta"], nothing["score_after"]) == (0, 0)
+        assert await totals_mismatch(connection) == []
+
+        with pytest.raises(asyncpg.CheckViolationError):  # only an admin's adjustment may lower
+            await connection.execute(
+                "INSERT INTO score_events (board_id, user_id, action_id, action_type, delta, request_hash, "
+                "source) VALUES ('global', $1, $2, 'default', -1, 'h', 'default')",
+                ANN,
+                "00000000-0000-0000-0000-0000000000a9",
+            )
+    finally:
+        await connection.close()
+        await servers.drop_database(empty_database)

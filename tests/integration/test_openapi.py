@@ -92,6 +92,50 @@ async def test_real_answers_match_the_document(api: httpx.AsyncClient) -> None:
     assert served.json() == DOCUMENT
 
 
+async def test_moderation_answers_match_the_document(api: httpx.AsyncClient) -> None:
+    ann, pat, alex = Player("Ann"), Player("Pat", admin=True), Player("Alex", admin=True)
+    assert (await ann.play(api, "quiz")).status_code == 200
+    path = "/api/admin/adjustments"
+    proposal = {"userId": str(ann.user_id), "board": "global", "delta": -3, "reason": "documented"}
+    proposed = await api.post(path, json=proposal, headers=pat.headers())
+    _check(proposed, path, "post")
+    _check(await api.post(path, json=proposal | {"delta": 0}, headers=pat.headers()), path, "post")
+    _check(await api.post(path, json=proposal | {"board": "nope"}, headers=pat.headers()), path, "post")
+    approve = "/api/admin/adjustments/{id}/approve"
+    decided = f"/api/admin/adjustments/{proposed.json()['id']}/approve"
+    for admin in (pat, alex, alex):  # same reviewer, approved, approved already
+        _check(await api.post(decided, json={"reason": "ok"}, headers=admin.headers()), approve, "post")
+    _check(await api.get(f"{path}?status=approved", headers=pat.headers()), path)
+    ban = "/api/admin/users/{id}/ban"
+    for _ in range(2):  # banned, then banned already
+        _check(
+            await api.post(
+                f"/api/admin/users/{ann.user_id}/ban", json={"reason": "r"}, headers=pat.headers()
+            ),
+            ban,
+            "post",
+        )
+    _check(await api.get("/api/scores/me", headers=ann.headers()), "/api/scores/me")
+    _check(
+        await api.post("/api/actions", json={"type": "quiz"}, headers=ann.headers()), "/api/actions", "post"
+    )
+    unban = "/api/admin/users/{id}/unban"
+    _check(
+        await api.post(f"/api/admin/users/{ann.user_id}/unban", json={"reason": "r"}, headers=pat.headers()),
+        unban,
+        "post",
+    )
+    _check(await api.get("/api/admin/reviews?status=open", headers=pat.headers()), "/api/admin/reviews")
+    clear = "/api/admin/reviews/{id}/clear"
+    _check(
+        await api.post(
+            f"/api/admin/reviews/{ann.user_id}/clear", json={"reason": "r"}, headers=pat.headers()
+        ),
+        clear,
+        "post",
+    )
+
+
 @pytest.mark.parametrize("status", ["400", "401", "403", "409", "429", "503"])
 def test_the_increment_documents_every_error_of_the_contract(status: str) -> None:
     assert status in DOCUMENT["paths"]["/api/scores/increment"]["post"]["responses"]

@@ -168,7 +168,10 @@ async def test_the_worker_retries_and_the_reconciler_skips_while_redis_is_read_o
         ).payload
         with pytest.raises(Retry):
             await jobs.apply_score({"scoreboard": context}, payload)
-        assert await reconciler.reconcile({"scoreboard": context}) == "skipped,profiles:skipped"
+        assert (
+            await reconciler.reconcile({"scoreboard": context})
+            == "skipped,profiles:skipped,moderation:skipped"
+        )
     finally:
         await context.publisher.stop()
         await context.redis.aclose()

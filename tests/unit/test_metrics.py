@@ -29,6 +29,8 @@ WORKER = {
     "scoreboard_reconciler_lag_seconds",
     "scoreboard_reconciler_repairs",
     "scoreboard_rebuilds",
+    "scoreboard_quarantines",
+    "scoreboard_anomaly_lag_seconds",
 }
 GATEWAY = {
     "scoreboard_sse_connections",

@@ -11,7 +11,9 @@ from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
 from scoreboard.config import JwtSettings, TicketSettings, fail_on_invalid_settings
+from scoreboard.domain.anomalies import Limits, Population
 from services.api.settings import ApiSettings
+from services.worker.settings import WorkerProcessSettings
 
 SECRET = "s" * 40
 REQUIRED = {
@@ -261,3 +263,51 @@ def test_a_bad_board_stops_the_process_naming_the_variable(
     line = capsys.readouterr().err
     assert "SCOREBOARD_BOARDS" in line
     assert complaint in line
+
+
+def test_anomaly_rules_default_to_none_and_parse_every_optional_key(env: pytest.MonkeyPatch) -> None:
+    assert WorkerProcessSettings().anomaly_rules.rules().empty  # type: ignore[call-arg]
+    env.setenv(
+        "SCOREBOARD_ANOMALY_RULES",
+        json.dumps(
+            {
+                "overall": {"per_minute": 120},
+                "types": {"quiz": {"per_hour": 900}},
+                "population": {"factor": 4, "min_active": 200},
+            }
+        ),
+    )
+    rules = WorkerProcessSettings().anomaly_rules.rules()  # type: ignore[call-arg]
+    assert (rules.overall, rules.types, rules.population) == (
+        Limits(120, None),
+        {"quiz": Limits(None, 900)},
+        Population(4.0, 200),
+    )
+
+
+@pytest.mark.parametrize(
+    "rules",
+    [
+        {"overall": {"per_minute": 0}},
+        {"overall": {"per_second": 5}},
+        {"types": {"quiz": {"per_hour": -1}}},
+        {"population": {"factor": 0.5}},
+        {"population": {"min_active": 1}},
+        {"everyone": {}},
+    ],
+)
+def test_bad_anomaly_rules_stop_the_worker_naming_the_variable(
+    env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], rules: object
+) -> None:
+    env.setenv("SCOREBOARD_ANOMALY_RULES", json.dumps(rules))
+    with pytest.raises(ValidationError) as error:
+        WorkerProcessSettings()  # type: ignore[call-arg]
+    with pytest.raises(SystemExit):
+        fail_on_invalid_settings(error.value, "scoreboard worker")
+    assert "SCOREBOARD_ANOMALY_RULES" in capsys.readouterr().err
+
+
+def test_the_signing_key_id_admin_is_reserved_for_adjustments(env: pytest.MonkeyPatch) -> None:
+    env.setenv("SCOREBOARD_SIGNING_KEYS", json.dumps({"admin": "k" * 40}))
+    with pytest.raises(ValidationError, match="reserved"):
+        ApiSettings()  # type: ignore[call-arg]

@@ -146,3 +146,36 @@ async def totals_mismatch(executor: Executor) -> list[asyncpg.Record]:
         WHERE s.score IS DISTINCT FROM t.events_total
         """
     )
+
+
+@dataclass(frozen=True, slots=True)
+class CommittedEvent:
+    """One increment as the anomaly detector reads it."""
+
+    id: int
+    user_id: UUID
+    action_type: str
+    delta: int
+    at_s: float  # created_at, unix seconds (the database's clock)
+
+
+_COMMITTED = (
+    "SELECT id, user_id, action_type, delta, extract(epoch FROM created_at)::float8 AS at_s "
+    "FROM score_events WHERE source <> 'admin' AND "
+)
+
+
+async def committed_after(executor: Executor, after_id: int, limit: int) -> list[CommittedEvent]:
+    """Increments (not adjustments) with an id above `after_id`, in id order."""
+    rows = await executor.fetch(_COMMITTED + "id > $1 ORDER BY id LIMIT $2", after_id, limit)
+    return [CommittedEvent(*row) for row in rows]
+
+
+async def committed_among(executor: Executor, ids: list[int]) -> list[CommittedEvent]:
+    """Those of `ids` committed by now (ids are taken before commit: a later id may commit first)."""
+    rows = await executor.fetch(_COMMITTED + "id = ANY($1::bigint[]) ORDER BY id", ids)
+    return [CommittedEvent(*row) for row in rows]
+
+
+async def newest_id(executor: Executor) -> int:
+    return int(await executor.fetchval("SELECT coalesce(max(id), 0) FROM score_events"))

@@ -10,13 +10,22 @@ from uuid import UUID
 
 import asyncpg
 
-from scoreboard.domain.models import RankedEntry, ScoreState
+from scoreboard.domain.models import OwnStanding, RankedEntry, ScoreState
 from scoreboard.domain.ranking import shared_ranks, to_micros, unique_ranks
 
 Executor = asyncpg.Pool | asyncpg.Connection
 
 _RANKED_COLUMNS = "s.user_id, s.score, u.display_name, u.is_public"
 _ORDER = "s.score DESC, s.reached_at ASC, s.user_id ASC"
+
+
+def _shown(alias: str) -> str:
+    """The row's user is not hidden (banned or quarantined: they leave the public rankings, and
+    the ranks below them close up; docs/decisions/0009)."""
+    return (
+        f"NOT EXISTS (SELECT 1 FROM user_moderation m WHERE m.user_id = {alias}.user_id "  # noqa: S608
+        "AND m.state <> 'visible')"
+    )
 
 
 def _ranked(rows: list[asyncpg.Record], ranks: list[int]) -> list[RankedEntry]:
@@ -37,7 +46,7 @@ async def top(
 ) -> list[RankedEntry]:
     rows = await executor.fetch(
         f"SELECT {_RANKED_COLUMNS} FROM scores s JOIN users u ON u.id = s.user_id "  # noqa: S608
-        f"WHERE s.board_id = $1 AND s.window_id = $2 ORDER BY {_ORDER} LIMIT $3 OFFSET $4",
+        f"WHERE s.board_id = $1 AND s.window_id = $2 AND {_shown('s')} ORDER BY {_ORDER} LIMIT $3 OFFSET $4",
         board_id,
         window_id,
         limit,
@@ -48,7 +57,8 @@ async def top(
     first = 1
     if offset:  # the first row's shared rank: one more than the scores above it
         first += await executor.fetchval(
-            "SELECT count(*) FROM scores WHERE board_id = $1 AND window_id = $2 AND score > $3",
+            f"SELECT count(*) FROM scores s WHERE s.board_id = $1 AND s.window_id = $2 AND s.score > $3 "  # noqa: S608
+            f"AND {_shown('s')}",
             board_id,
             window_id,
             rows[0]["score"],
@@ -60,19 +70,30 @@ async def score_and_rank(
     executor: Executor, board_id: str, window_id: str, user_id: UUID, *, shared: bool = False
 ) -> tuple[int, int] | None:
     """The user's (score, rank) by the ranking order, or None when they have no score."""
+    found = await own_standing(executor, board_id, window_id, user_id, shared=shared)
+    return None if found is None else (found.score, found.rank)
+
+
+async def own_standing(
+    executor: Executor, board_id: str, window_id: str, user_id: UUID, *, shared: bool = False
+) -> OwnStanding | None:
+    """The user's own score and rank among the shown users (where they would stand, if hidden
+    themselves), or None when they have no score."""
     ahead = _AHEAD_SHARED if shared else _AHEAD_UNIQUE
     row = await executor.fetchrow(
         f"""
         SELECT me.score,
                1 + (SELECT count(*) FROM scores o
-                    WHERE o.board_id = me.board_id AND o.window_id = me.window_id AND ({ahead})) AS rank
+                    WHERE o.board_id = me.board_id AND o.window_id = me.window_id AND ({ahead})
+                      AND {_shown("o")}) AS rank,
+               NOT {_shown("me")} AS hidden
         FROM scores me WHERE me.board_id = $1 AND me.window_id = $2 AND me.user_id = $3
-        """,  # noqa: S608 - two fixed conditions, no input
+        """,  # noqa: S608 - fixed conditions, no input
         board_id,
         window_id,
         user_id,
     )
-    return None if row is None else (row["score"], row["rank"])
+    return None if row is None else OwnStanding(row["score"], row["rank"], row["hidden"])
 
 
 # Who ranks ahead of `me`: a better place in the order (unique ranks), or a higher score (shared).
@@ -102,7 +123,8 @@ async def changed_since(
     """Rows changed after the cursor, in (updated_at, board_id, window_id, user_id) order, and
     the next cursor."""
     rows = await executor.fetch(
-        "SELECT board_id, window_id, user_id, score, reached_at, updated_at FROM scores "
+        "SELECT board_id, window_id, user_id, score, reached_at, updated_at, "
+        "coalesce(event_id, 0) AS version FROM scores "
         "WHERE (updated_at, board_id, window_id, user_id) > ($1, $2, $3, $4) "
         "ORDER BY updated_at, board_id, window_id, user_id LIMIT $5",
         after.updated_at,
@@ -112,7 +134,9 @@ async def changed_since(
         limit,
     )
     states = [
-        ScoreState(r["board_id"], r["user_id"], r["score"], to_micros(r["reached_at"]), r["window_id"])
+        ScoreState(
+            r["board_id"], r["user_id"], r["score"], to_micros(r["reached_at"]), r["window_id"], r["version"]
+        )
         for r in rows
     ]
     if not rows:
@@ -130,6 +154,7 @@ class BoardPage:
     members: list[str]  # encode_member(user_id, reached_at_us)
     names: list[str]
     public: list[bool]
+    versions: list[int]  # the event that made each score (0: from before versions)
 
     def __len__(self) -> int:
         return len(self.users)
@@ -143,7 +168,8 @@ class BoardPage:
 _REACHED_HEX_SQL = "to_hex(~((extract(epoch FROM s.reached_at) * 1000000)::bigint))"
 _INVERT_UUID = str.maketrans("0123456789abcdef", "fedcba9876543210", "-")
 _PAGE_SQL = (
-    f"SELECT s.user_id::text, s.score, {_REACHED_HEX_SQL}, u.display_name, u.is_public "  # noqa: S608
+    f"SELECT s.user_id::text, s.score, {_REACHED_HEX_SQL}, u.display_name, u.is_public, "  # noqa: S608
+    "coalesce(s.event_id, 0) "
     "FROM scores s JOIN users u ON u.id = s.user_id "
     # u.id > $2 as well: without it the merge join walks users from the first id on every page.
     "WHERE s.board_id = $1 AND s.window_id = $2 AND s.user_id > $3::uuid AND u.id > $3::uuid "
@@ -162,6 +188,7 @@ async def _board_page(
         members=[r[2] + user.translate(_INVERT_UUID) for r, user in zip(rows, users, strict=True)],
         names=[r[3] for r in rows],
         public=[r[4] for r in rows],
+        versions=[r[5] for r in rows],
     )
 
 

@@ -6,8 +6,9 @@ from datetime import datetime
 from uuid import UUID
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
-Executor = asyncpg.Pool | asyncpg.Connection
+Executor = asyncpg.Pool | asyncpg.Connection | PoolConnectionProxy
 Profile = tuple[str, bool]  # display name, is public
 
 

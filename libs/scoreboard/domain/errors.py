@@ -15,6 +15,7 @@ class ErrorCode(StrEnum):
     UNAUTHORIZED = "UNAUTHORIZED"
     IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"
     ABUSE_REJECTED = "ABUSE_REJECTED"
+    CONFLICT = "CONFLICT"
     RATE_LIMITED = "RATE_LIMITED"
     NOT_FOUND = "NOT_FOUND"
     UNAVAILABLE = "UNAVAILABLE"
@@ -38,6 +39,13 @@ class Reason(StrEnum):
     NOT_ADMIN = "not_admin"
     CSRF_REFUSED = "csrf_refused"  # a cookie-authenticated write not proven same-origin
     MAINTENANCE = "maintenance"
+    USER_BANNED = "user_banned"
+    SAME_REVIEWER = "same_reviewer"
+    ALREADY_REVIEWED = "already_reviewed"
+    ALREADY_BANNED = "already_banned"
+    NOT_BANNED = "not_banned"
+    REVIEW_CLOSED = "review_closed"
+    WINDOW_CLOSED = "window_closed"
 
 
 class ScoreboardError(Exception):
@@ -87,6 +95,13 @@ class IdempotencyConflict(ScoreboardError):
 class AbuseRejected(ScoreboardError):
     code = ErrorCode.ABUSE_REJECTED
     default_message = "the request was refused by an anti-abuse rule"
+
+
+class Conflict(ScoreboardError):
+    """An admin resource is not in a state that allows this (approved already, not banned...)."""
+
+    code = ErrorCode.CONFLICT
+    default_message = "the resource is not in a state that allows this"
 
 
 class RateLimited(ScoreboardError):

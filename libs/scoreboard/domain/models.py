@@ -29,6 +29,10 @@ class ScoreState:
     score: int
     reached_at_us: int
     window_id: str = "all"  # the board's window this score belongs to
+    # The id of the event that made this score: its version (0 when unknown: written before
+    # versions existed). Redis applies a state only over an older version (an adjustment may
+    # lower a score, so a higher score is no longer always the newer one).
+    version: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +53,17 @@ class IncrementRecord:
     request_hash: str
     inserted: bool
     boards: dict[str, BoardCount] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class OwnStanding:
+    """A user's own score and rank on one board window. A hidden user (banned or quarantined)
+    is out of the public ranking: their rank is where they would stand if shown, for their own
+    view alone."""
+
+    score: int
+    rank: int
+    hidden: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,8 +13,11 @@ docs/decisions/0002-ranking-encoding.md.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
+
+from scoreboard.domain.models import RankedEntry
 
 _MAX_MICROS = (1 << 64) - 1
 _MAX_UUID = (1 << 128) - 1
@@ -64,3 +67,21 @@ def shared_ranks(scores: Sequence[int], offset: int, first: int) -> list[int]:
         else:
             ranks.append(offset + index + 1)
     return ranks
+
+
+def with_own_entry(
+    others: Sequence[RankedEntry], mine: RankedEntry, offset: int, *, shared: bool
+) -> list[RankedEntry]:
+    """A hidden user's own view of a slice of the ranking (read from position `offset` on, without
+    them): their entry where they would stand, the entries below it one rank lower, as if they
+    were shown. With unique ranks their rank is their position; with shared ranks they come first
+    among equal scores, and only lower scores move down."""
+    if shared:
+        index = next((i for i, entry in enumerate(others) if entry.score <= mine.score), len(others))
+    else:
+        index = min(max(mine.rank - 1 - offset, 0), len(others))
+    below = [
+        replace(entry, rank=entry.rank + 1) if not shared or entry.score < mine.score else entry
+        for entry in others[index:]
+    ]
+    return [*others[:index], mine, *below]

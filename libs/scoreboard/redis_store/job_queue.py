@@ -32,6 +32,7 @@ from scoreboard.redis_store.scripts import Scripts
 
 APPLY_SCORE = "apply_score"
 REFRESH_PROFILES = "refresh_profiles"
+MODERATE_USERS = "moderate_users"
 JOB_EXPIRES_MS = expires_extra_ms  # arq's default: a job not run within a day is dropped
 
 
@@ -85,8 +86,9 @@ def states_of(payload: dict[str, Any]) -> list[ScoreState]:
     API process of the previous release (one all-time board), still read during a deploy."""
     boards = payload.get("boards") or {payload["board"]: {"window": "all", "newScore": payload["newScore"]}}
     user_id, reached_at = UUID(payload["userId"]), int(payload["reachedAt"])
+    version = int(payload.get("eventId") or 0)  # the event that made these scores
     return [
-        ScoreState(board_id, user_id, int(entry["newScore"]), reached_at, entry["window"])
+        ScoreState(board_id, user_id, int(entry["newScore"]), reached_at, entry["window"], version)
         for board_id, entry in boards.items()
     ]
 
@@ -94,6 +96,12 @@ def states_of(payload: dict[str, Any]) -> list[ScoreState]:
 def refresh_profiles_job(user_ids: Sequence[UUID]) -> Job:
     """Each privacy change is its own job: two quick changes must both be carried over."""
     return Job(REFRESH_PROFILES, {"userIds": [str(user) for user in user_ids]}, f"profiles:{uuid4()}")
+
+
+def moderate_users_job(user_ids: Sequence[UUID]) -> Job:
+    """These users were banned, unbanned, quarantined or cleared: the worker moves their entries
+    in every board's ranking (the job reads their state from the database, whatever the order)."""
+    return Job(MODERATE_USERS, {"userIds": [str(user) for user in user_ids]}, f"moderation:{uuid4()}")
 
 
 class JobQueue:

@@ -11,6 +11,10 @@ EVENT_STREAM = "scores.updated"
 JOB_QUEUE = "scoreboard:jobs"
 PROFILES = "sb:profiles"  # HASH user id -> [display name, is public] (redis_store/profiles.py)
 PROFILES_WATERMARK = "sb:profiles:watermark"  # STRING epoch seconds of the profile change feed
+MODERATION_WATERMARK = "sb:moderation:watermark"  # STRING epoch seconds of the moderation feed
+ANOMALY_LEADER = "sb:anomaly:leader"  # STRING the token of the worker running the anomaly watch
+ANOMALY_CURSOR = "sb:anomaly:cursor"  # STRING the last score_events id the watch read
+ANOMALY_CHECKPOINTS = "sb:anomaly:checkpoints"  # ZSET "<id>:<unix s>" by unix s: where it was, per minute
 RATE_LIMIT_PREFIX = "sb:rl:"
 RUNTIME_FLAGS = "sb:flags"  # STRING JSON {version, flags}: the gateway's copy (redis_store/flags_mirror.py)
 
@@ -29,6 +33,8 @@ class BoardKeys:
         self.ranking = f"{tag}:ranking"  # ZSET score -> encoded member (see domain.ranking)
         self.members = f"{tag}:members"  # HASH user id -> current encoded member
         self.emitted = f"{tag}:emitted"  # HASH user id -> last score announced on the stream
+        self.versions = f"{tag}:versions"  # HASH user id -> event id of their entry (its version)
+        self.hidden = f"{tag}:hidden"  # HASH user id -> score ('' if none) of a user kept out of ranking
         self.ready = f"{tag}:ready"  # STRING set once the board is complete (built or rebuilt)
         self.top_signature = f"{tag}:top:signature"  # STRING the last published Top 10
         self.top_version = f"{tag}:top:version"  # STRING version of that Top 10
@@ -38,13 +44,15 @@ class BoardKeys:
         # Leaderboard.finish_rebuild); whatever a crashed rebuild left in them is deleted first.
         self.rebuild_ranking = f"{tag}:rebuild:ranking"  # ZSET, as ranking
         self.rebuild_members = f"{tag}:rebuild:members"  # HASH, as members
+        self.rebuild_versions = f"{tag}:rebuild:versions"  # HASH, as versions
+        self.rebuild_hidden = f"{tag}:rebuild:hidden"  # HASH, as hidden
         # The board's own, whatever the window: how far its change feed was caught up.
         self.watermark = f"{board_tag}:reconciler:watermark"  # STRING epoch seconds
         self.change_cursor = f"{board_tag}:reconciler:cursor"  # STRING where a cut-short catch-up resumes
 
     @property
     def script_keys(self) -> list[str]:
-        return [self.ranking, self.members, self.emitted, self.ready]
+        return [self.ranking, self.members, self.emitted, self.ready, self.versions, self.hidden]
 
 
 def rate_limit_key(scope: str, subject: str) -> str:

@@ -7,7 +7,7 @@ or reordered copy is therefore harmless, and two writers converge on the databas
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from uuid import UUID
@@ -19,7 +19,7 @@ from redis.asyncio.client import Pipeline
 from redis.asyncio.connection import Connection, ConnectionPool
 
 from scoreboard.domain.boards import Board
-from scoreboard.domain.models import RankedEntry, ScoreState
+from scoreboard.domain.models import OwnStanding, RankedEntry, ScoreState
 from scoreboard.domain.ranking import decode_member, encode_member, shared_ranks, unique_ranks
 from scoreboard.redis_store.connection import UNAVAILABLE_ERRORS
 from scoreboard.redis_store.keys import ALL_TIME, PROFILES, BoardKeys
@@ -48,6 +48,7 @@ class ApplyOutcome:
     needs_event: bool
     board_ready: bool
     shared_rank: int = 0  # 1 + the number of higher scores (boards with shared ranks)
+    hidden: bool = False  # the user is out of the public ranking: ranks are where they would be
 
     def rank_on(self, shared: bool) -> int:
         return self.shared_rank if shared else self.rank
@@ -65,12 +66,27 @@ async def _checkout(pool: ConnectionPool) -> Connection:
 
 
 def _apply_outcome(reply: Sequence[int]) -> ApplyOutcome:
-    applied, rank, needs_event, ready, shared = reply
-    return ApplyOutcome(bool(applied), int(rank), bool(needs_event), bool(ready), int(shared))
+    applied, rank, needs_event, ready, shared, hidden = reply
+    return ApplyOutcome(bool(applied), int(rank), bool(needs_event), bool(ready), int(shared), bool(hidden))
 
 
 # A window's keys live this long after its end: for writes still in flight at the boundary.
 WINDOW_KEYS_GRACE = timedelta(minutes=10)
+
+
+def _ranking_and_held(
+    users: Sequence[str], scores: Sequence[int], members: Sequence[str], hidden: Collection[str]
+) -> tuple[list[object], list[object]]:
+    """ZADD arguments of the shown entries, HSET arguments (user, score) of the hidden ones."""
+    held_at = [index for index, user in enumerate(users) if user in hidden] if hidden else []
+    if not held_at:
+        ranking: list[object] = [None] * (2 * len(users))
+        ranking[0::2] = scores
+        ranking[1::2] = members
+        return ranking, []
+    held_set = set(held_at)
+    ranking = [item for i in range(len(users)) if i not in held_set for item in (scores[i], members[i])]
+    return ranking, [item for i in held_at for item in (users[i], scores[i])]
 
 
 def _rebuild_keys(keys: BoardKeys) -> list[str]:
@@ -81,6 +97,10 @@ def _rebuild_keys(keys: BoardKeys) -> list[str]:
         keys.rebuild_ranking,
         keys.rebuild_members,
         keys.rebuild_lock,
+        keys.versions,
+        keys.hidden,
+        keys.rebuild_versions,
+        keys.rebuild_hidden,
     ]
 
 
@@ -124,7 +144,8 @@ class Leaderboard:
         keys = BoardKeys(board_id, window_id)
         argv: list[str | int] = [self.expire_at_ms(board_id, window_id)]
         for state in states:
-            argv += [str(state.user_id), state.score, encode_member(state.user_id, state.reached_at_us)]
+            member = encode_member(state.user_id, state.reached_at_us)
+            argv += [str(state.user_id), state.score, member, state.version]
         await self._scripts.apply(keys=keys.script_keys, args=argv, client=pipe)
 
     async def write_through(
@@ -196,34 +217,71 @@ class Leaderboard:
         members: Sequence[str],
         names: Sequence[str],
         public: Sequence[bool],
+        versions: Sequence[int] = (),
+        hidden: Collection[str] = frozenset(),
     ) -> None:
         """Add committed entries to the board being rebuilt (plain bulk ZADD/HSET into the
         rebuild keys, one round trip), and cache their owners' profiles. Each user appears at
-        most once in a rebuild."""
+        most once in a rebuild. The entries of `hidden` users go to the rebuild's hidden hash,
+        not its ranking (see moderate)."""
         keys = BoardKeys(board_id, window_id)
         commands = []
         for low in range(0, len(users), REBUILD_CHUNK):
             high = low + REBUILD_CHUNK
             chunk_users, chunk_members = users[low:high], members[low:high]
-            ranking: list[object] = [None] * (2 * len(chunk_users))
-            ranking[0::2] = scores[low:high]
-            ranking[1::2] = chunk_members
-            by_user: list[object] = [None] * len(ranking)
+            by_user: list[object] = [None] * (2 * len(chunk_users))
             by_user[0::2] = chunk_users
             by_user[1::2] = chunk_members
-            profiles: list[object] = [None] * len(ranking)
+            profiles: list[object] = [None] * len(by_user)
             profiles[0::2] = chunk_users
             profiles[1::2] = [
                 orjson.dumps([n, p]) for n, p in zip(names[low:high], public[low:high], strict=True)
             ]
-            commands.append(_pack(("ZADD", keys.rebuild_ranking, *ranking)))
+            ranking, held = _ranking_and_held(chunk_users, scores[low:high], chunk_members, hidden)
+            if ranking:
+                commands.append(_pack(("ZADD", keys.rebuild_ranking, *ranking)))
+            if held:
+                commands.append(_pack(("HSET", keys.rebuild_hidden, *held)))
             commands.append(_pack(("HSET", keys.rebuild_members, *by_user)))
             commands.append(_pack(("HSET", PROFILES, *profiles)))
+            known = [
+                item
+                for user, v in zip(chunk_users, versions[low:high], strict=False)
+                if v
+                for item in (user, v)
+            ]
+            if known:
+                commands.append(_pack(("HSET", keys.rebuild_versions, *known)))
         expire = self.expire_at_ms(board_id, window_id)
         if expire and commands:  # a rebuild that dies half-way leaves nothing for ever
-            commands.append(_pack(("PEXPIREAT", keys.rebuild_ranking, expire)))
-            commands.append(_pack(("PEXPIREAT", keys.rebuild_members, expire)))
+            for key in (
+                keys.rebuild_ranking,
+                keys.rebuild_members,
+                keys.rebuild_versions,
+                keys.rebuild_hidden,
+            ):
+                commands.append(_pack(("PEXPIREAT", key, expire)))
         await self._send_packed(commands)
+
+    async def load_rebuild_hidden(self, board_id: str, window_id: str, users: Collection[str]) -> None:
+        """Mark users hidden in the board being rebuilt before its entries are loaded, so that
+        their later scores there stay out of its ranking too (apply.lua)."""
+        if users:
+            keys = BoardKeys(board_id, window_id)
+            await self._redis.hset(keys.rebuild_hidden, mapping=dict.fromkeys(users, ""))  # type: ignore[misc]
+            if expire := self.expire_at_ms(board_id, window_id):
+                await self._redis.pexpireat(keys.rebuild_hidden, expire)
+
+    async def moderate(self, board_id: str, window_id: str, hide: Mapping[str, bool]) -> int:
+        """Hide users from a board window's ranking (True) or show them again (False); how many
+        entries left or joined the ranking."""
+        if not hide:
+            return 0
+        keys = BoardKeys(board_id, window_id)
+        argv: list[str | int] = [self.expire_at_ms(board_id, window_id)]
+        for user, hidden in hide.items():
+            argv += [user, 1 if hidden else 0]
+        return int(await self._scripts.moderate(keys=[keys.ranking, keys.members, keys.hidden], args=argv))
 
     async def _send_packed(self, commands: list[bytes]) -> None:
         """Send already packed commands in one write, like a pipeline, and read every reply.
@@ -296,15 +354,23 @@ class Leaderboard:
         self, board_id: str, window_id: str, user_id: UUID, *, shared: bool = False
     ) -> tuple[int, int] | None:
         """(score, rank); None when the user has no score. Raises BoardNotReady while rebuilding."""
+        found = await self.own_standing(board_id, window_id, user_id, shared=shared)
+        return None if found is None else (found.score, found.rank)
+
+    async def own_standing(
+        self, board_id: str, window_id: str, user_id: UUID, *, shared: bool = False
+    ) -> OwnStanding | None:
+        """The user's own score and rank (where they would stand, if hidden); None when they have
+        no score. Raises BoardNotReady while rebuilding."""
         keys = BoardKeys(board_id, window_id)
         raw = await self._scripts.score_and_rank(
-            keys=[keys.ranking, keys.members, keys.ready], args=[str(user_id)]
+            keys=[keys.ranking, keys.members, keys.ready, keys.hidden], args=[str(user_id)]
         )
         if raw == [-1]:
             raise BoardNotReady(board_id)
         if not raw:
             return None
-        return int(float(raw[0])), int(raw[2] if shared else raw[1])
+        return OwnStanding(int(raw[0]), int(raw[2] if shared else raw[1]), bool(raw[3]))
 
     async def claim_top_change(
         self, board_id: str, window_id: str, size: int, coalesce_ms: int

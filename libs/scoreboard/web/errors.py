@@ -22,6 +22,7 @@ STATUS_OF: dict[ErrorCode, int] = {
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.IDEMPOTENCY_CONFLICT: 409,
     ErrorCode.ABUSE_REJECTED: 409,
+    ErrorCode.CONFLICT: 409,
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.INTERNAL_ERROR: 500,
     ErrorCode.UNAVAILABLE: 503,

@@ -22,6 +22,7 @@ async def create_action(request: Request) -> Response:
     context = context_of(request)
     refuse_while_increments_off(context)
     principal = await guarded_principal(request, context, scope="actions")
+    context.moderation.refuse_banned(principal.user_id)
     body = validate(load_object(await read_body(request)), ActionRequest)
     action_type = context.action_types.get(body.type)
     if action_type is None:

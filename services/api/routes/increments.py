@@ -23,6 +23,7 @@ async def increment_score(request: Request) -> Response:
     context = context_of(request)
     refuse_while_increments_off(context)
     principal = await guarded_principal(request, context, scope="increment")
+    context.moderation.refuse_banned(principal.user_id)
     data = load_object(await read_body(request))
     body = validate(data, IncrementRequest)
     timestamp = scoring.parse_timestamp(request.headers.get("x-request-timestamp"))

@@ -9,6 +9,8 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from scoreboard.domain.models import RankedEntry
+from scoreboard.domain.ranking import with_own_entry
 from scoreboard.web.responses import JSONResponse
 from services.api import standings
 from services.api.context import context_of
@@ -48,16 +50,16 @@ async def my_score(request: Request) -> Response:
     context = context_of(request)
     await limit_ip(request, context, "read-ip")
     principal = await authenticate(request, context)
+    context.moderation.refuse_banned(principal.user_id)
     board = board_query(request, context.boards)
     window = window_query(request, board)
-    found = await standings.score_and_rank(context, board, window.id, principal.user_id)
-    score, rank = found if found else (0, None)
+    found = await standings.own_standing(context, board, window.id, principal.user_id)
     body = {
         "userId": str(principal.user_id),
         "board": board.id,
         "window": window.id,
-        "score": score,
-        "rank": rank,
+        "score": found.score if found else 0,
+        "rank": found.rank if found else None,
     }
     return JSONResponse(body)
 
@@ -66,10 +68,11 @@ async def around_me(request: Request) -> Response:
     context = context_of(request)
     await limit_ip(request, context, "read-ip")
     principal = await authenticate(request, context)
+    context.moderation.refuse_banned(principal.user_id)
     radius = int_query(request, "radius", default=5, low=0, high=25)
     board = board_query(request, context.boards)
     window = window_query(request, board)
-    found = await standings.score_and_rank(context, board, window.id, principal.user_id)
+    found = await standings.own_standing(context, board, window.id, principal.user_id)
     body: dict[str, Any] = {
         "userId": str(principal.user_id),
         "board": board.id,
@@ -79,12 +82,17 @@ async def around_me(request: Request) -> Response:
         "entries": [],
     }
     if found:
-        score, rank = found
-        offset = max(rank - 1 - radius, 0)
-        entries = await standings.ranked_slice(context, board, window.id, rank - offset + radius, offset)
+        offset = max(found.rank - 1 - radius, 0)
+        limit = found.rank - offset + radius
+        if found.hidden:  # out of the public ranking: shown where they would stand, to them alone
+            others = await standings.ranked_slice(context, board, window.id, limit - 1, offset)
+            mine = RankedEntry(found.rank, principal.user_id, principal.display_name, True, found.score)
+            entries = with_own_entry(others, mine, offset, shared=board.shared_ranks)
+        else:
+            entries = await standings.ranked_slice(context, board, window.id, limit, offset)
         shown = [
             entry.to_public() | ({"userId": str(entry.user_id)} if entry.user_id == principal.user_id else {})
             for entry in entries
         ]
-        body |= {"score": score, "rank": rank, "entries": shown}
+        body |= {"score": found.score, "rank": found.rank, "entries": shown}
     return JSONResponse(body)

@@ -32,7 +32,7 @@ async def insert_users(
 ) -> None:
     connection = await asyncpg.connect(database_url, timeout=30)
     try:
-        await connection.execute("TRUNCATE score_events, scores, users")
+        await connection.execute("TRUNCATE score_events, scores, users CASCADE")
         old = datetime.now(UTC) - timedelta(days=1)
         ids = [uuid.uuid4() for _ in range(count)]
         await connection.copy_records_to_table(

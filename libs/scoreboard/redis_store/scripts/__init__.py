@@ -34,6 +34,7 @@ class Scripts:
         self.claim_top_change = load("claim_top_change")
         self.begin_rebuild = load("begin_rebuild")
         self.finish_rebuild = load("finish_rebuild")
+        self.moderate = load("moderate")
         # rate_limit.py, ticket_stagger.py, job_queue.py, locks.py
         self.sliding_windows = load("sliding_windows")
         self.reserve_ticket_slot = load("reserve_ticket_slot")

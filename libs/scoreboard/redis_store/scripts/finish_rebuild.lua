@@ -1,7 +1,9 @@
 -- Atomically: merge every entry the live keys received during the rebuild into the rebuild keys
--- (only if newer: a higher score, as apply.lua), rename those over the live keys, set `ready`.
+-- (only if newer, as apply.lua decides; an entry of a user hidden on either side stays hidden),
+-- rename those over the live keys, set `ready`.
 -- KEYS: as begin_rebuild.lua.
--- ARGV: lock token, entries loaded into the rebuild keys, expire-at (unix ms; 0: never).
+-- ARGV: lock token, entries loaded into the rebuild keys (ranking and hidden), expire-at (unix
+-- ms; 0: never).
 -- Returns the number of live entries merged; -1 when the lock is no longer ours (another rebuild
 -- may be using the rebuild keys), -2 when the rebuild keys lost entries (Redis flushed meanwhile):
 -- nothing is swapped then.
@@ -10,21 +12,39 @@ local live = redis.call('HGETALL', KEYS[2])
 local merged = 0
 for i = 1, #live, 2 do
   local user, member = live[i], live[i + 1]
-  local score = redis.call('ZSCORE', KEYS[1], member)
+  local live_hidden = redis.call('HGET', KEYS[8], user)
+  local score
+  if live_hidden then
+    score = tonumber(live_hidden)
+  else
+    score = tonumber(redis.call('ZSCORE', KEYS[1], member))
+  end
   if score then
+    local version = tonumber(redis.call('HGET', KEYS[7], user) or '0')
     local old = redis.call('HGET', KEYS[5], user)
+    local held = redis.call('HGET', KEYS[10], user)
     local old_score = nil
-    if old then old_score = tonumber(redis.call('ZSCORE', KEYS[4], old)) end
-    if old_score == nil or tonumber(score) > old_score then
-      if old then redis.call('ZREM', KEYS[4], old) end
-      redis.call('ZADD', KEYS[4], score, member)
+    if held then
+      old_score = tonumber(held)
+    elseif old then
+      old_score = tonumber(redis.call('ZSCORE', KEYS[4], old))
+    end
+    local old_version = tonumber(redis.call('HGET', KEYS[9], user) or '0')
+    if old_score == nil or version > old_version or (version == old_version and score > old_score) then
+      if old and not held then redis.call('ZREM', KEYS[4], old) end
+      if held or live_hidden then
+        redis.call('HSET', KEYS[10], user, score)
+      else
+        redis.call('ZADD', KEYS[4], score, member)
+      end
       redis.call('HSET', KEYS[5], user, member)
+      if version > 0 then redis.call('HSET', KEYS[9], user, version) end
       merged = merged + 1
     end
   end
 end
-if redis.call('ZCARD', KEYS[4]) < tonumber(ARGV[2]) then return -2 end
-for _, pair in ipairs({{KEYS[4], KEYS[1]}, {KEYS[5], KEYS[2]}}) do
+if redis.call('ZCARD', KEYS[4]) + redis.call('HLEN', KEYS[10]) < tonumber(ARGV[2]) then return -2 end
+for _, pair in ipairs({{KEYS[4], KEYS[1]}, {KEYS[5], KEYS[2]}, {KEYS[9], KEYS[7]}, {KEYS[10], KEYS[8]}}) do
   if redis.call('EXISTS', pair[1]) == 1 then
     redis.call('RENAME', pair[1], pair[2])
   else
@@ -33,6 +53,6 @@ for _, pair in ipairs({{KEYS[4], KEYS[1]}, {KEYS[5], KEYS[2]}}) do
 end
 redis.call('SET', KEYS[3], '1')
 if tonumber(ARGV[3]) > 0 then
-  for k = 1, 3 do redis.call('PEXPIREAT', KEYS[k], ARGV[3]) end
+  for _, k in ipairs({1, 2, 3, 7, 8}) do redis.call('PEXPIREAT', KEYS[k], ARGV[3]) end
 end
 return merged
