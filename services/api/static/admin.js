@@ -207,7 +207,7 @@ async function applyFlags() {
 
 // The moderation routes may be missing on an older server: their panels then say so.
 async function detectModeration() {
-  const probes = { adjustments: "/api/admin/adjustments?status=pending", reviews: "/api/admin/reviews" };
+  const probes = { adjustments: "/api/admin/adjustments?status=pending", reviews: "/api/admin/reviews?status=open" };
   for (const [name, path] of Object.entries(probes)) {
     try {
       await api("GET", path);
@@ -231,20 +231,35 @@ async function loadBoards() {
   $("adjust-board").replaceChildren(...boards.map((board) => new Option(board.title + " (" + board.id + ")", board.id)));
 }
 
+function emptyRow(columns, text) {
+  const row = document.createElement("tr");
+  const td = cell(text, "quiet");
+  td.colSpan = columns;
+  row.append(td);
+  return row;
+}
+
+// Rows for `items`, or one saying there are none; returns whether the ids shown changed.
+function fill(tbody, items, columns, empty, rowOf) {
+  const before = [...tbody.querySelectorAll("tr[data-id]")].map((row) => row.dataset.id).join();
+  tbody.replaceChildren(...(items.length ? items.map(rowOf) : [emptyRow(columns, empty)]));
+  return before !== items.map((item) => String(item.id)).join();
+}
+
 function itemsOf(body) {
   return Array.isArray(body) ? body : (body && body.items) || [];
 }
 
 async function loadPending() {
-  if (!state.moderation.adjustments) return;
+  if (!state.moderation.adjustments) return false;
   const items = itemsOf(await api("GET", "/api/admin/adjustments?status=pending"));
-  $("pending").replaceChildren(...items.map((item) => {
+  return fill($("pending"), items, 7, "Nothing pending.", (item) => {
     const row = document.createElement("tr");
     row.dataset.id = item.id;
-    const mine = state.user && (item.proposedBy || item.proposer) === state.user.userId;
+    const mine = state.user && item.proposedBy === state.user.userId;
     row.append(
-      cell(when(item.createdAt || item.proposedAt)),
-      cell(mine ? "you" : item.proposedBy || item.proposer, "id"),
+      cell(when(item.proposedAt)),
+      cell(mine ? "you" : item.proposedBy, "id"),
       cell(item.userId, "id"),
       cell(item.board + (item.window ? " / " + item.window : "")),
       cell(item.delta > 0 ? "+" + item.delta : item.delta, "num"),
@@ -257,7 +272,7 @@ async function loadPending() {
     );
     row.append(actions);
     return row;
-  }));
+  });
 }
 
 async function propose() {
@@ -284,13 +299,14 @@ async function decide(id, verb) {
 }
 
 async function loadReviews() {
-  if (!state.moderation.reviews) return;
-  const items = itemsOf(await api("GET", "/api/admin/reviews"));
-  $("reviews").replaceChildren(...items.map((item) => {
+  if (!state.moderation.reviews) return false;
+  const items = itemsOf(await api("GET", "/api/admin/reviews?status=open"));
+  return fill($("reviews"), items, 5, "No open review.", (item) => {
     const row = document.createElement("tr");
     row.dataset.id = item.id;
-    const details = item.details === undefined ? "" : JSON.stringify(item.details);
-    row.append(cell(when(item.openedAt || item.createdAt)), cell(item.userId, "id"), cell(item.rule), cell(details));
+    const observed = item.observed === undefined ? "" : JSON.stringify(item.observed);
+    const who = item.displayName ? item.displayName + " (" + item.userId + ")" : item.userId;
+    row.append(cell(when(item.openedAt)), cell(who, "id"), cell(item.rule), cell(observed));
     const actions = document.createElement("td");
     actions.append(
       button("Clear", "clear", () => act("Clear", () => resolveReview(item.id, "clear"))),
@@ -298,7 +314,7 @@ async function loadReviews() {
     );
     row.append(actions);
     return row;
-  }));
+  });
 }
 
 async function resolveReview(id, verb) {
@@ -331,7 +347,7 @@ async function loadAudit(older = false) {
   const page = await api("GET", "/api/admin/audit" + query);
   const rows = page.items.map(auditRow);
   if (older) $("audit").append(...rows);
-  else $("audit").replaceChildren(...rows);
+  else $("audit").replaceChildren(...(rows.length ? rows : [emptyRow(5, "Nothing audited yet.")]));
   state.auditCursor = page.nextCursor;
   $("audit-more").hidden = !page.nextCursor;
 }
@@ -339,8 +355,10 @@ async function loadAudit(older = false) {
 async function refresh() {
   if (!state.user || document.visibilityState === "hidden") return;
   state.ticks += 1;
-  const audit = state.ticks % AUDIT_EVERY === 0 && $("audit").rows.length <= 20;  // not over older pages
-  await Promise.all([loadPending(), loadReviews(), audit ? loadAudit() : null]);
+  const [pendingChanged, reviewsChanged] = await Promise.all([loadPending(), loadReviews()]);
+  // Another admin acted (or the clock says so): the audit tail shows it, unless older pages are open.
+  const due = pendingChanged || reviewsChanged || state.ticks % AUDIT_EVERY === 0;
+  if (due && $("audit").rows.length <= 20) await loadAudit();
 }
 
 // ---- wiring ----------------------------------------------------------------------------------
