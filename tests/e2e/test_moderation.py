@@ -16,8 +16,8 @@ import httpx
 import pytest
 from httpx_sse import aconnect_sse
 
+from devstack.processes import ServiceProcess, running
 from tests.factories import Player, service_environment
-from tests.processes import ServiceProcess, running
 
 pytestmark = pytest.mark.e2e
 WAIT_S = 15.0
