@@ -8,16 +8,18 @@ go to test-artifacts/.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 
 from devstack.processes import ServiceProcess, free_port, running
 from tests.e2e.test_demo_page import ARTIFACTS, BOARD_STARTS_WITH_JS, CHROMIUM, CHROMIUM_ARGS
-from tests.factories import service_environment, token
+from tests.factories import Player, service_environment, token
 from tests.oidc_provider import LocalOidcProvider, Person, serving
 
 pytestmark = [
@@ -47,6 +49,7 @@ def _stack(
     logs: Path,
     api_env: dict[str, str] | None = None,
     api_port: int | None = None,
+    worker_env: dict[str, str] | None = None,
 ) -> Iterator[dict[str, ServiceProcess]]:
     """api, worker and gateway as real processes; the API also serves the demo page."""
     env = service_environment(database_url, redis_url)
@@ -59,7 +62,7 @@ def _stack(
         **(api_env or {}),
     }
     gateway.env = {**env, "SCOREBOARD_CORS_ORIGINS": api.url}
-    worker = ServiceProcess("worker", env, log_path=logs / "worker.log")
+    worker = ServiceProcess("worker", {**env, **(worker_env or {})}, log_path=logs / "worker.log")
     with running({"api": api, "worker": worker, "gateway": gateway}) as services:
         yield services
 
@@ -87,9 +90,9 @@ class Browser:
     async def text(self, selector: str) -> str:
         return (await self.page.text_content(selector)) or ""
 
-    async def wait_for(self, script: str, what: str, arg: object = None) -> None:
+    async def wait_for(self, script: str, what: str, arg: object = None, timeout_ms: int = WAIT_MS) -> None:
         try:
-            await self.page.wait_for_function(script, arg=arg, timeout=WAIT_MS)
+            await self.page.wait_for_function(script, arg=arg, timeout=timeout_ms)
         except playwright_api.TimeoutError:
             notice = await self.text("#notice")
             pytest.fail(f"{self.name}: {what} did not happen: notice={notice!r} errors={self.errors}")
@@ -339,3 +342,58 @@ async def test_two_admins_carry_an_adjustment_and_a_public_board_shows_it_live(
         refused = [error for error in alice.errors if error.endswith("/approve -> 403")]
         assert len(refused) == 1, alice.errors
         assert [e for e in alice.errors if e not in refused] + bob.errors + ann.errors == []
+
+
+@pytest.fixture
+def watched_stack(database_url: str, redis_url: str, tmp_path: Path) -> Iterator[dict[str, ServiceProcess]]:
+    """The worker's anomaly detector on: more than 2 points a minute is suspicious."""
+    rules = {"SCOREBOARD_ANOMALY_RULES": json.dumps({"overall": {"per_minute": 2}})}
+    with _stack(database_url, redis_url, tmp_path, worker_env=rules) as services:
+        yield services
+
+
+BOARD_IS_EMPTY_JS = "() => document.querySelectorAll('#board tr').length === 0"
+
+
+async def test_an_admin_clears_a_review_then_bans_and_unbans_the_player(
+    watched_stack: dict[str, ServiceProcess], tmp_path: Path
+) -> None:
+    api = watched_stack["api"].url
+    ann = Player("Ann")  # plays through her game's backend, as real players do
+    async with AsyncExitStack() as browsers:
+        playwright = await browsers.enter_async_context(playwright_api.async_playwright())
+        zoe = await browsers.enter_async_context(browser(playwright, "Zoe", tmp_path / "zoe"))
+        ops = await browsers.enter_async_context(browser(playwright, "Ops", tmp_path / "ops"))
+        await zoe.page.goto(f"{api}/?name=Zoe")  # the public board, live
+        await zoe.wait_for("() => document.getElementById('status').textContent === 'live'", "a live board")
+        await sign_in_with_token(ops, api, "Ops")
+
+        async with httpx.AsyncClient(base_url=api, timeout=10) as client:
+            for _ in range(3):  # 3 points within a minute: over the rule
+                assert (await ann.play(client)).status_code == 200
+        # Quarantined (within 10 s of the crossing), hidden from the public board, in the queue.
+        await zoe.wait_for(BOARD_IS_EMPTY_JS, "Ann hidden from the public board", timeout_ms=30_000)
+        await ops.wait_for(
+            "() => document.querySelector('#reviews tr[data-id]') !== null", "the review", timeout_ms=30_000
+        )
+        assert "overall.per_minute" in await ops.text("#reviews tr[data-id]")
+        await ops.page.fill("#reviews-reason", "a tournament burst, not a bot")
+        await ops.page.click("#reviews tr[data-id] button[data-action=clear]")
+        await zoe.wait_for(BOARD_STARTS_WITH_JS, "Ann shown again", [["1", "Ann", "3"]])
+        await ops.wait_for("() => document.querySelector('#reviews tr[data-id]') === null", "an empty queue")
+
+        await ops.page.fill("#ban-user", str(ann.user_id))
+        await ops.page.fill("#ban-reason", "chargeback fraud, TICKET-9")
+        await ops.page.click("#ban-form button[data-verb=ban]")
+        await zoe.wait_for(BOARD_IS_EMPTY_JS, "Ann banned from the public board")
+        await ops.page.fill("#ban-reason", "chargeback reversed")
+        await ops.page.click("#ban-form button[data-verb=unban]")
+        await zoe.wait_for(BOARD_STARTS_WITH_JS, "Ann back with her score", [["1", "Ann", "3"]])
+
+        await ops.wait_for(
+            "() => [...document.querySelectorAll('#audit tr')].slice(0, 3)"
+            ".map((row) => row.cells[2].textContent)"
+            ".join() === 'user.unban,user.ban,review.clear'",
+            "the three actions in the audit tail",
+        )
+        assert ops.errors + zoe.errors == []
