@@ -278,7 +278,7 @@ class PopulationConfig(BaseModel):
 
 
 class AnomalyRulesConfig(BaseModel):
-    """SCOREBOARD_ANOMALY_RULES (DESIGN section 11); every key optional, `{}`: no rule."""
+    """SCOREBOARD_ANOMALY_RULES (ARCHITECTURE.md: Operators); every key optional, `{}`: no rule."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -1,4 +1,4 @@
-"""Adjustments under the two-person rule (DESIGN section 11): one admin proposes, another
+"""Adjustments under the two-person rule (ARCHITECTURE.md: Operators): one admin proposes, another
 approves, and the approval applies the adjustment exactly once, in the transaction that records
 it and its audit row. Then it reaches Redis and the streams like an increment (the worker's
 apply_score job), or, for a past window, it is in the final standings read from PostgreSQL.

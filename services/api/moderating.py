@@ -1,4 +1,4 @@
-"""Bans and the anomaly detector's reviews (DESIGN section 11): each decision changes the user's
+"""Bans and the anomaly detector's reviews (ARCHITECTURE.md: Operators): each decision changes the user's
 state in user_moderation and closes what it decides, with its audit row, in one transaction.
 
 Then the change spreads: the worker moves the user's entries out of every board's ranking (or

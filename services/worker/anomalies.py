@@ -1,4 +1,4 @@
-"""The anomaly watch (DESIGN section 11): committed increments through the detector, and a user
+"""The anomaly watch (ARCHITECTURE.md: Operators): committed increments through the detector, and a user
 who breaks a rule quarantined (hidden from others, still playing) with a review opened.
 
 One worker at a time watches (a lock in Redis, renewed every tick; another worker takes over

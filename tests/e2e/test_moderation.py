@@ -1,4 +1,4 @@
-"""Moderation through the real processes (DESIGN section 11): a ban takes the user out of a
+"""Moderation through the real processes (ARCHITECTURE.md: Operators): a ban takes the user out of a
 listener's Top 10 and out of /top on two API processes, unban brings them back; an approved
 adjustment reaches a listener's Top 10; a cheater is quarantined by the worker's detector.
 The contract's delays (2 s, 10 s) are measured and printed; the waits are generous."""

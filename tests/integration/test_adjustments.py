@@ -1,4 +1,4 @@
-"""Adjustments under the two-person rule (DESIGN section 11): proposed by one admin, applied once
+"""Adjustments under the two-person rule (ARCHITECTURE.md: Operators): proposed by one admin, applied once
 by another, as an `admin` score event on exactly the board and window named, never below 0,
 reaching Redis and the stream like an increment; a past window's final standings change."""
 

@@ -1,4 +1,4 @@
-"""The anomaly watch on real servers (DESIGN section 11): a user breaking a rule is quarantined
+"""The anomaly watch on real servers (ARCHITECTURE.md: Operators): a user breaking a rule is quarantined
 (hidden from others, still playing, seeing their own entry), a review is opened and audited; a
 reviewer clears it (shown again, not flagged again at once) or bans the user."""
 

@@ -1,4 +1,4 @@
-"""Bans (DESIGN section 11): a banned user leaves every board's reads and Top 10s (the ranks
+"""Bans (ARCHITECTURE.md: Operators): a banned user leaves every board's reads and Top 10s (the ranks
 below close up), is refused increments, tickets and their own reads (403 user_banned); unban
 brings them back with their scores. Every API process refuses them within its refresh."""
 

@@ -1,4 +1,4 @@
-"""Anomaly rules and the sliding sums that check them (DESIGN section 11), without I/O.
+"""Anomaly rules and the sliding sums that check them (ARCHITECTURE.md: Operators), without I/O.
 
 The worker feeds committed score events in (services/worker/anomalies.py); a user whose points
 in a sliding window break a rule is flagged once. Rules (SCOREBOARD_ANOMALY_RULES):
