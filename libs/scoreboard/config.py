@@ -46,7 +46,7 @@ MIN_SECRET_LENGTH = 32
 ADMIN_SOURCE = "admin"  # score_events.source of an adjustment (db/migrations/0006_moderation.sql)
 
 
-def _long_enough(value: SecretStr | None) -> SecretStr | None:
+def long_enough_secret(value: SecretStr | None) -> SecretStr | None:
     if value is not None and len(value.get_secret_value()) < MIN_SECRET_LENGTH:
         raise ValueError(f"must be at least {MIN_SECRET_LENGTH} characters")
     return value
@@ -75,7 +75,7 @@ class TicketSettings(BaseScoreboardSettings):
     ticket_secret: SecretStr
     realtime_token_ttl_s: int = Field(default=60, ge=5, le=60)
 
-    _check_ticket_secret = field_validator("ticket_secret")(_long_enough)
+    _check_ticket_secret = field_validator("ticket_secret")(long_enough_secret)
 
 
 class JwtSettings(BaseScoreboardSettings):
@@ -90,7 +90,7 @@ class JwtSettings(BaseScoreboardSettings):
     admin_claim: str = Field(default="roles", min_length=1, max_length=200)
 
     _split_algorithms = field_validator("jwt_algorithms", mode="before")(_split_commas)
-    _check_jwt_secret = field_validator("jwt_secret")(_long_enough)
+    _check_jwt_secret = field_validator("jwt_secret")(long_enough_secret)
 
     @field_validator("jwt_algorithms")
     @classmethod
@@ -140,7 +140,7 @@ class WriteSettings(ProxySettings):
         if ADMIN_SOURCE in value:  # score_events.source: a client's key id must not pass for an admin
             raise ValueError(f"the key id {ADMIN_SOURCE!r} is reserved for admins' adjustments")
         for secret in value.values():
-            _long_enough(secret)
+            long_enough_secret(secret)
         return value
 
 

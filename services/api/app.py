@@ -8,7 +8,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from scoreboard.db import flags as stored_flags
 from scoreboard.db.group_commit import GroupCommitter
@@ -31,12 +31,14 @@ from scoreboard.web.errors import EXCEPTION_HANDLERS
 from scoreboard.web.health import probe_routes
 from scoreboard.web.request_context import HttpPolicy, cors_policy, middleware_stack
 from services.api import openapi
+from services.api.admin_session import AdminSessions
 from services.api.context import ApiContext
 from services.api.metrics import ApiMetrics
 from services.api.read_limit import ReadLimiter
 from services.api.routes import (
     actions,
     admin,
+    admin_page,
     boards,
     demo,
     health,
@@ -50,8 +52,8 @@ from services.api.top_cache import TopCache
 from services.api.top_fast_path import TopFastPath
 
 
-def _routes(settings: ApiSettings, metrics: Metrics) -> list[Route]:
-    routes = [
+def _routes(settings: ApiSettings, metrics: Metrics) -> list[BaseRoute]:
+    routes: list[BaseRoute] = [
         Route("/api/actions", actions.create_action, methods=["POST"]),
         Route("/api/scores/increment", increments.increment_score, methods=["POST"]),
         Route("/api/leaderboards", boards.list_boards, methods=["GET"]),
@@ -61,6 +63,7 @@ def _routes(settings: ApiSettings, metrics: Metrics) -> list[Route]:
         Route("/api/me/privacy", privacy.set_privacy, methods=["PUT"]),
         Route("/api/realtime/token", realtime.realtime_token, methods=["GET"]),
         *admin.routes(),
+        *admin_page.routes(settings),
         Route(
             "/api/openapi.json",
             openapi.endpoint(openapi.build_document(settings.action_types)),
@@ -144,6 +147,8 @@ def create_app(settings: ApiSettings | None = None) -> Starlette:
     )
     policy = HttpPolicy(metrics, settings.access_log, cors)
     middleware = middleware_stack(policy, Middleware(TopFastPath, policy=policy, metrics=metrics))
+    if settings.admin_oidc_enabled:  # the admin page's cookie session, on its paths only
+        middleware.append(Middleware(AdminSessions, settings=settings))
     return Starlette(
         routes=_routes(settings, metrics),
         middleware=middleware,

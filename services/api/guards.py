@@ -9,6 +9,7 @@ outcome is the same as checking one after the other, including which window a re
 from __future__ import annotations
 
 import math
+from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
 
@@ -74,13 +75,19 @@ async def limit_ip(request: Request, context: ApiContext, scope: str) -> str:
     return address
 
 
-async def guarded_principal(request: Request, context: ApiContext, *, scope: str) -> Principal:
-    """IP limit, then the bearer token, then the user limit (one round trip for both limits)."""
+Identify = Callable[[Request, ApiContext], Awaitable[Principal]]
+
+
+async def guarded_principal(
+    request: Request, context: ApiContext, *, scope: str, identify: Identify | None = None
+) -> Principal:
+    """IP limit, then the caller (the bearer token, unless `identify` says how), then the user
+    limit (one round trip for both limits)."""
     # The limits in force: a runtime flag's, else the environment's (scoreboard/flags/view.py).
     limits = context.flags.current
     ip_check = Check(f"{scope}-ip", _caller_address(request, context), limits.ip_per_min)
     try:
-        principal = await authenticate(request, context)
+        principal = await (identify or authenticate)(request, context)
     except Unauthenticated:
         await _enforce(request, context, ip_check)  # a flood of bad tokens still counts per IP
         raise

@@ -561,6 +561,16 @@ PATHS: dict[str, Any] = {
             "responses": {"200": _json(_ref("AuditPage"), "one page"), **_ADMIN_ERRORS},
         }
     },
+    "/admin": {
+        "get": {
+            "summary": 'The admin page (HTML; docs/operations.md "The admin page")',
+            "description": (
+                "Signs in with a pasted admin token, or by OIDC when configured, and calls "
+                "/api/admin/* from the same origin. Its own routes live under /admin/."
+            ),
+            "responses": {"200": _plain("text/html"), **_INTERNAL},
+        }
+    },
     "/api/admin/adjustments": {
         "get": {
             "summary": "Score adjustments, newest first (admins)",

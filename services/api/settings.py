@@ -17,6 +17,7 @@ from scoreboard.config import (
     WriteSettings,
     check_board_types,
 )
+from services.api.admin_settings import AdminSignInSettings
 
 
 class ApiSettings(
@@ -30,6 +31,7 @@ class ApiSettings(
     LeaderboardSettings,
     BoardSettings,
     FlagSettings,
+    AdminSignInSettings,
 ):
     # Group commit: concurrent increments share a transaction (libs/scoreboard/db/group_commit.py).
     db_group_commit: bool = True

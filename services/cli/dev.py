@@ -136,6 +136,7 @@ class DevStack:
         print(
             f"\nScoreboard is up in {elapsed:.1f} s.\n"
             f"  demo page   {api}/\n"
+            f"  admin page  {api}/admin\n"
             f"  API         {api}/api/leaderboard/top\n"
             f"  stream      {gateway}/api/realtime/stream\n"
             f"  worker      http://{self.args.host}:{self.args.worker_port}/metrics\n"
@@ -144,6 +145,7 @@ class DevStack:
             f"  export SB_API={api} SB_USER={user_id}\n"
             f"  export SB_TOKEN={token}\n"
             f"  export SB_SIGNING_KEY={signing_key}\n\n"
+            f"A token for the admin page:      scoreboard token --user {uuid.uuid4()} --name Ops --admin\n"
             "Or play an action in one line:  scoreboard play --name Alice\n"
             f"Watch the stream:               curl -N {gateway}/api/realtime/stream\n\n"
             "Ctrl-C stops everything.\n",

@@ -37,6 +37,7 @@ class Reason(StrEnum):
     DATABASE_UNAVAILABLE = "database_unavailable"
     STREAM_UNAVAILABLE = "stream_unavailable"
     NOT_ADMIN = "not_admin"
+    CSRF_REFUSED = "csrf_refused"  # a cookie-authenticated write not proven same-origin
     MAINTENANCE = "maintenance"
     USER_BANNED = "user_banned"
     SAME_REVIEWER = "same_reviewer"

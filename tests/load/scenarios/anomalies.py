@@ -1,4 +1,4 @@
-"""anomalies: what the anomaly detector costs per increment (DESIGN section 11).
+"""anomalies: what the anomaly detector costs per increment (ARCHITECTURE.md: Operators).
 
 It adds nothing to the API's path: the worker reads committed increments from score_events, a
 page per query. N events of U users are COPYed into PostgreSQL, then measured:
@@ -163,5 +163,5 @@ async def run(options: Options) -> Report:
         )
         report.add(f"population check, {active:,} active users", population_s * 1000, "ms", better="lower")
     finally:
-        await stack.stop()
+        await stack.astop()
     return report
