@@ -63,7 +63,7 @@ class StreamEndpoint:
             except Exception as error:
                 await request.send_internal_error(send, error, route=PATH)
                 return
-            request.status = 200
+            request.stream_opened()
             await stream(receive, send)
         finally:
             request.finish(PATH)

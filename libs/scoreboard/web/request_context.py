@@ -110,7 +110,7 @@ class HttpPolicy:
 class RequestContext:
     """One request: started by `HttpPolicy.begin`, ended by `finish` (always, in a finally)."""
 
-    __slots__ = ("_token", "headers", "policy", "request_id", "scope", "started", "status")
+    __slots__ = ("_token", "headers", "opened", "policy", "request_id", "scope", "started", "status")
 
     def __init__(self, policy: HttpPolicy, scope: Scope, headers: dict[bytes, bytes] | None = None) -> None:
         self.policy = policy
@@ -121,6 +121,7 @@ class RequestContext:
         scope[REQUEST_ID_SCOPE_KEY] = self.request_id
         self._token = request_id_var.set(self.request_id)
         self.started = time.perf_counter()
+        self.opened: float | None = None  # a long-lived response: when it opened
         self.status = 500  # until a response starts
 
     async def response_headers(self, base: RawHeaders, memo_key: Hashable | None = None) -> RawHeaders:
@@ -155,8 +156,15 @@ class RequestContext:
         response = JSONResponse(error_body(ErrorCode.INTERNAL_ERROR, "internal error"), status_code=500)
         return await self.send_response(send, response)
 
+    def stream_opened(self) -> None:
+        """A long-lived response (an SSE stream) has started: it is timed, counted and logged
+        as slow or not by how long it took to open, not by how long the client stayed."""
+        self.status = 200
+        self.opened = time.perf_counter()
+
     def finish(self, route: str) -> None:
-        self.policy.log.record(route, self.scope["method"], self.status, time.perf_counter() - self.started)
+        ended = self.opened if self.opened is not None else time.perf_counter()
+        self.policy.log.record(route, self.scope["method"], self.status, ended - self.started)
         request_id_var.reset(self._token)
 
 
