@@ -32,6 +32,7 @@ def http_chunk(payload: bytes) -> bytes:
 class Frame:
     id_key: tuple[int, int]
     payload: bytes
+    data: bytes = field(default=b"", compare=False, repr=False)  # the event's JSON, as on the stream
     message: dict[str, Any] = field(init=False, compare=False, repr=False)
     chunk: bytes = field(init=False, compare=False, repr=False)
 
@@ -47,7 +48,7 @@ def encode(event_type: str, data: bytes, entry_id: str | None) -> bytes:
 
 def frame(event_type: str, data: bytes, entry_id: str | None) -> Frame:
     id_key = stream_id_key(entry_id) if entry_id else (0, 0)
-    return Frame(id_key, encode(event_type, data, entry_id))
+    return Frame(id_key, encode(event_type, data, entry_id), data)
 
 
 # The heartbeat: an SSE comment line, shared by every connection.

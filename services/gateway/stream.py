@@ -112,8 +112,11 @@ class StreamEndpoint:
             missed = await self.broadcaster.missed_since(
                 last_event_id, subscriber.board_id, subscriber.user_id, self.settings.sse_replay_limit
             )
+            for item in missed:
+                if item.data != subscriber.last_own_data:  # a state announced twice: once
+                    frames.append(item.payload)
+                    subscriber.last_own_data = item.data
             if missed:
-                frames.extend(item.payload for item in missed)
                 subscriber.skip_until = missed[-1].id_key  # read while we replayed: already in it
         if last_event_id:
             with contextlib.suppress(ValueError):  # resumed from a gateway ahead of this one

@@ -30,6 +30,7 @@ class Subscriber:
         "expired",
         "idle",
         "kicked",
+        "last_own_data",
         "own",
         "pending",
         "ping_due",
@@ -60,6 +61,7 @@ class Subscriber:
         self.ping_due = False
         self.top: Frame | None = None  # the newest Top 10, waiting while the client lags
         self.own: Frame | None = None  # the owner's newest event, waiting while the client lags
+        self.last_own_data = b""  # the state the owner's last event announced
         self.top_version: TopOrder = NEVER  # the newest Top 10 handed to this client
         self.top_at = -math.inf  # loop time it was handed over (the pacer spaces them)
         self.skip_until = (0, 0)  # own events up to here were already sent (replayed, or resumed)
@@ -73,8 +75,11 @@ class Subscriber:
             self.top = frame  # replaces an older one still waiting
 
     def offer_own(self, frame: Frame) -> None:
-        if frame.id_key <= self.skip_until:
+        # The worker announces at least once: a job and the reconciler may both announce one
+        # state. The same state again (same score, same rank) tells the owner nothing.
+        if frame.id_key <= self.skip_until or frame.data == self.last_own_data:
             return
+        self.last_own_data = frame.data
         if self.idle and not self.kicked:
             self._write_now(frame.message, frame.chunk)
         else:

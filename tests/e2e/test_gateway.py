@@ -130,6 +130,7 @@ async def test_last_event_id_replays_the_owners_missed_events_then_the_newest_to
     seen = await publish_top(redis, 1, 1)
     await until_the_gateway_holds_top(gateway, 1)
     missed = [await publish_score(redis, alice, n, public=False) for n in (2, 3, 4)]
+    await publish_score(redis, alice, 4, public=False)  # the same state announced twice: sent once
     await publish_score(redis, uuid.uuid4(), 5, public=True)  # someone else's, even if flagged public
     await publish_top(redis, 2, 6)
     await publish_top(redis, 3, 7)
@@ -148,7 +149,10 @@ async def test_last_event_id_replays_the_owners_missed_events_then_the_newest_to
             public_first = await public_reader.next_data_event()
             assert (public_first["event"], public_first["version"]) == ("leaderboard_updated", 3)
             after = await publish_score(redis, alice, 8, public=False)
+            await publish_score(redis, alice, 8, public=False)  # announced again: not sent again
+            following = await publish_score(redis, alice, 9, public=False)
             assert (await reader.next_data_event())["id"] == after
+            assert (await reader.next_data_event())["id"] == following
         finally:
             for opened in (context, public_context):
                 await opened.__aexit__(None, None, None)

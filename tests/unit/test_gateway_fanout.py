@@ -166,6 +166,17 @@ async def test_own_events_are_written_inline_while_the_socket_keeps_up() -> None
     assert broadcaster.boards[BOARD].owners == {}
 
 
+async def test_the_same_state_announced_twice_reaches_its_owner_once() -> None:
+    broadcaster = make_broadcaster()
+    alice = str(uuid.uuid4())
+    client = Client(broadcaster, alice)
+    await client.until_idle()
+    for score, entry_id in ((5, "1-0"), (5, "2-0"), (6, "3-0"), (5, "4-0")):
+        broadcaster.dispatch(own_event(alice, score, entry_id))
+    assert scores(client.connection.body) == [5, 6, 5]  # a repeat is dropped, a return is news
+    await client.leave()
+
+
 async def test_a_lagging_socket_gets_the_newest_of_each_in_stream_order() -> None:
     broadcaster = make_broadcaster()
     alice = str(uuid.uuid4())
