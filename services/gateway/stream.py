@@ -112,7 +112,7 @@ class StreamEndpoint:
             missed = await self.broadcaster.missed_since(
                 last_event_id, subscriber.board_id, subscriber.user_id, self.settings.sse_replay_limit
             )
-            for item in missed:
+            for item in missed or ():
                 if item.data != subscriber.last_own_data:  # a state announced twice: once
                     frames.append(item.payload)
                     subscriber.last_own_data = item.data
