@@ -29,7 +29,7 @@ from scoreboard.redis_store.keys import EVENT_STREAM, PROFILES, RATE_LIMIT_PREFI
 from tests.load import gen_write
 from tests.load.gen_write import WriteConfig
 from tests.load.scenarios.common import LOOPBACK, drive, split
-from tests.load.stack import Stack, cpu_seconds, tree_cpu_seconds
+from tests.load.stack import Stack, cpu_seconds, rss_kb, tree_cpu_seconds
 
 PG_COUNTERS = """
 SELECT (SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()),
@@ -134,7 +134,8 @@ async def measure(seconds: float, concurrency: int, users: int) -> dict[str, Any
 
 
 async def gateway_read_cost(rate: int, seconds: float) -> dict[str, float]:
-    """Gateway CPU microseconds per owner event read off the stream, with no listener to send to."""
+    """Gateway CPU microseconds per owner event read off the stream, with no listener to send to,
+    and the gateway's RSS before it reads any."""
     stack = await Stack.start(services=("gateway",))
     redis = Redis.from_url(stack.redis_url)
     batch = max(1, rate // 100)  # every 10 ms, as a group of workers would append them
@@ -149,6 +150,7 @@ async def gateway_read_cost(rate: int, seconds: float) -> dict[str, float]:
     ]
     try:
         pid = stack.pid("gateway")
+        idle_rss_kb = rss_kb(pid)
         before, started = cpu_seconds(pid), time.perf_counter()
         sent = 0
         while (elapsed := time.perf_counter() - started) < seconds:
@@ -161,7 +163,11 @@ async def gateway_read_cost(rate: int, seconds: float) -> dict[str, float]:
     finally:
         await redis.aclose()
         await stack.astop()
-    return {"entries_per_s": round(achieved), "cpu_us_per_entry": round(used / sent * 1e6, 1)}
+    return {
+        "entries_per_s": round(achieved),
+        "cpu_us_per_entry": round(used / sent * 1e6, 1),
+        "gateway_rss_kb_without_connections": idle_rss_kb,
+    }
 
 
 def main() -> None:
