@@ -309,8 +309,10 @@ async def test_an_older_top_10_never_replaces_a_newer_one() -> None:
 
 
 @asynccontextmanager
-async def paced_client(broadcaster: Broadcaster) -> AsyncIterator[Client]:
-    """A connected client, with the board's pacer running for the block as the gateway runs it."""
+async def paced_client(interval_s: float) -> AsyncIterator[Client]:
+    """A client connected to a broadcaster of its own whose pacer runs for the block, as the
+    gateway runs it, sending the Top 10 at most once per `interval_s`."""
+    broadcaster = make_broadcaster(interval_s=interval_s)
     pacer = asyncio.create_task(broadcaster.pacers[BOARD].run())
     client = await Client.connected(broadcaster)
     try:
@@ -324,9 +326,8 @@ async def paced_client(broadcaster: Broadcaster) -> AsyncIterator[Client]:
 
 
 async def test_a_change_after_a_quiet_interval_goes_out_at_once() -> None:
-    broadcaster = make_broadcaster(interval_s=5.0)  # held back, it would take seconds
-    async with paced_client(broadcaster) as client:
-        broadcaster.dispatch(top_event(1))
+    async with paced_client(interval_s=5.0) as client:  # held back, it would take seconds
+        client.broadcaster.dispatch(top_event(1))
         async with asyncio.timeout(2):
             while not versions(client.connection.body):
                 await asyncio.sleep(0.001)
@@ -334,12 +335,11 @@ async def test_a_change_after_a_quiet_interval_goes_out_at_once() -> None:
 
 async def test_a_flood_of_changes_sends_at_most_one_per_interval_always_the_newest() -> None:
     interval = 0.1
-    broadcaster = make_broadcaster(interval_s=interval)
     loop = asyncio.get_running_loop()
-    async with paced_client(broadcaster) as client:
+    async with paced_client(interval) as client:
         started = loop.time()
         for version in range(1, 201):  # a change every 5 ms (or slower) for a second (or longer)
-            broadcaster.dispatch(top_event(version))
+            client.broadcaster.dispatch(top_event(version))
             await asyncio.sleep(0.005)
         elapsed = loop.time() - started
         async with asyncio.timeout(2):
@@ -354,12 +354,11 @@ async def test_a_flood_of_changes_sends_at_most_one_per_interval_always_the_newe
 
 async def test_a_client_that_just_got_a_snapshot_waits_an_interval_for_the_next() -> None:
     interval = 1.0
-    broadcaster = make_broadcaster(interval_s=interval)
     loop = asyncio.get_running_loop()
-    async with paced_client(broadcaster) as client:
+    async with paced_client(interval) as client:
         greeted = loop.time()
         client.subscriber.top_version, client.subscriber.top_at = (0, 0), greeted  # as its greeting does
-        broadcaster.dispatch(top_event(1))
+        client.broadcaster.dispatch(top_event(1))
         await asyncio.sleep(0.1)
         assert versions(client.connection.body) == []  # too soon after its snapshot
         async with asyncio.timeout(3):
