@@ -3,7 +3,7 @@
 An admin signs in with a pasted token and switches a flag; an admin signs in by OIDC at a
 provider on another site (`localhost` against the API's `127.0.0.1`), so the flow cookie really
 crosses sites and the SameSite=Strict session is used by the page's own requests. Screenshots
-go to test-artifacts/.
+go to test-artifacts/ (tests/e2e/pages.py: how Chromium is driven).
 """
 
 from __future__ import annotations
@@ -11,30 +11,19 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 
-from devstack.processes import ServiceProcess, free_port, running
-from tests.e2e.test_demo_page import ARTIFACTS, BOARD_STARTS_WITH_JS, CHROMIUM, CHROMIUM_ARGS
-from tests.factories import Player, service_environment, token
+from devstack.processes import ServiceProcess, free_port
+from tests.e2e.pages import BOARD_STARTS_WITH_JS, WatchedPage, chromium_page, playwright_api
+from tests.e2e.stacks import page_stack
+from tests.factories import Player, token
 from tests.oidc_provider import LocalOidcProvider, Person, serving
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.browser,
-    pytest.mark.timeout(90),
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="Debian chromium is not installed (apt-get install chromium)"
-    ),
-]
-
-if CHROMIUM.exists():
-    playwright_api = pytest.importorskip(
-        "playwright.async_api", reason="playwright is not installed (pip install playwright)"
-    )
+pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.timeout(90)]
 
 WAIT_MS = 15_000
 CLIENT_ID = "scoreboard-admin-page"
@@ -42,53 +31,14 @@ CLIENT_SECRET = "e2e-oidc-client-secret-0123456789abcdef"
 ADA = Person(sub=str(uuid.uuid4()), name="Ada", roles=("scoreboard:admin",))
 
 
-@contextmanager
-def _stack(
-    database_url: str,
-    redis_url: str,
-    logs: Path,
-    api_env: dict[str, str] | None = None,
-    api_port: int | None = None,
-    worker_env: dict[str, str] | None = None,
-) -> Iterator[dict[str, ServiceProcess]]:
-    """api, worker and gateway as real processes; the API also serves the demo page."""
-    env = service_environment(database_url, redis_url)
-    gateway = ServiceProcess("gateway", env, log_path=logs / "gateway.log")
-    api = ServiceProcess("api", env, port=api_port or free_port(), log_path=logs / "api.log")
-    api.env = {
-        **env,
-        "SCOREBOARD_DEV_SIGNING_ROUTE": "true",
-        "SCOREBOARD_DEV_GATEWAY_URL": gateway.url,
-        **(api_env or {}),
-    }
-    gateway.env = {**env, "SCOREBOARD_CORS_ORIGINS": api.url}
-    worker = ServiceProcess("worker", {**env, **(worker_env or {})}, log_path=logs / "worker.log")
-    with running({"api": api, "worker": worker, "gateway": gateway}) as services:
-        yield services
-
-
 @pytest.fixture
 def stack(database_url: str, redis_url: str, tmp_path: Path) -> Iterator[dict[str, ServiceProcess]]:
-    with _stack(database_url, redis_url, tmp_path) as services:
+    with page_stack(database_url, redis_url, tmp_path) as services:
         yield services
 
 
-class Browser:
-    """One person's Chromium, with a profile of its own; failed requests and script errors kept."""
-
-    def __init__(self, name: str, page: playwright_api.Page) -> None:
-        self.name = name
-        self.page = page
-        self.errors: list[str] = []
-        page.on("pageerror", lambda error: self.errors.append(f"{name}: {error}"))
-        page.on("response", self._response)
-
-    def _response(self, response: playwright_api.Response) -> None:
-        if response.status >= 400 and not response.url.endswith("/favicon.ico"):
-            self.errors.append(f"{response.request.method} {response.url} -> {response.status}")
-
-    async def text(self, selector: str) -> str:
-        return (await self.page.text_content(selector)) or ""
+class Browser(WatchedPage):
+    """One person's Chromium, with a profile of its own, on the admin page or the demo page."""
 
     async def wait_for(self, script: str, what: str, arg: object = None, timeout_ms: int = WAIT_MS) -> None:
         try:
@@ -105,26 +55,11 @@ class Browser:
             name,
         )
 
-    async def screenshot(self, name: str) -> Path:
-        ARTIFACTS.mkdir(exist_ok=True)
-        path = ARTIFACTS / name
-        await self.page.screenshot(path=str(path), full_page=True)
-        return path
-
 
 @asynccontextmanager
 async def browser(playwright: playwright_api.Playwright, name: str, profile: Path) -> AsyncIterator[Browser]:
-    context = await playwright.chromium.launch_persistent_context(
-        str(profile),
-        executable_path=str(CHROMIUM),
-        headless=True,
-        args=CHROMIUM_ARGS,
-        viewport={"width": 1100, "height": 800},
-    )
-    try:
-        yield Browser(name, context.pages[0] if context.pages else await context.new_page())
-    finally:
-        await context.close()
+    async with chromium_page(playwright, profile, 1100, 800) as page:
+        yield Browser(name, page)
 
 
 async def sign_in_with_token(admin: Browser, api: str, name: str) -> None:
@@ -158,13 +93,10 @@ async def apply_flag_change(admin: Browser, reason: str) -> None:
 
 
 async def test_an_admin_signs_in_with_a_token_and_switches_increments_off(
-    stack: dict[str, ServiceProcess], tmp_path: Path
+    stack: dict[str, ServiceProcess], playwright: playwright_api.Playwright, tmp_path: Path
 ) -> None:
     api = stack["api"].url
-    async with (
-        playwright_api.async_playwright() as playwright,
-        browser(playwright, "Ops", tmp_path / "ops") as ops,
-    ):
+    async with browser(playwright, "Ops", tmp_path / "ops") as ops:
         await sign_in_with_token(ops, api, "Ops")
         assert await ops.page.is_hidden("#sso")  # no OIDC configured: the pasted token alone
         await apply_flag_change(ops, "database upgrade, OPS-1")
@@ -184,13 +116,10 @@ async def test_an_admin_signs_in_with_a_token_and_switches_increments_off(
 
 
 async def test_a_non_admin_token_is_refused_on_the_page(
-    stack: dict[str, ServiceProcess], tmp_path: Path
+    stack: dict[str, ServiceProcess], playwright: playwright_api.Playwright, tmp_path: Path
 ) -> None:
     api = stack["api"].url
-    async with (
-        playwright_api.async_playwright() as playwright,
-        browser(playwright, "Eve", tmp_path / "eve") as eve,
-    ):
+    async with browser(playwright, "Eve", tmp_path / "eve") as eve:
         await eve.page.goto(f"{api}/admin")
         await eve.page.fill("#token", token(uuid.uuid4(), "Eve", ttl_s=600))
         await eve.page.click("#token-form button[type=submit]")
@@ -222,18 +151,18 @@ def oidc_stack(
         "SCOREBOARD_ADMIN_PUBLIC_URL": public_url,
         "SCOREBOARD_ADMIN_SESSION_SECRET": "e2e-admin-session-secret-0123456789abcdef",
     }
-    with _stack(database_url, redis_url, tmp_path, api_env, api_port=port) as services:
+    with page_stack(database_url, redis_url, tmp_path, api_env=api_env, api_port=port) as services:
         yield services
 
 
 async def test_an_admin_signs_in_by_oidc_at_a_provider_on_another_site(
-    oidc_stack: dict[str, ServiceProcess], provider: LocalOidcProvider, tmp_path: Path
+    oidc_stack: dict[str, ServiceProcess],
+    playwright: playwright_api.Playwright,
+    provider: LocalOidcProvider,
+    tmp_path: Path,
 ) -> None:
     api = oidc_stack["api"].url
-    async with (
-        playwright_api.async_playwright() as playwright,
-        browser(playwright, "Ada", tmp_path / "ada") as ada,
-    ):
+    async with browser(playwright, "Ada", tmp_path / "ada") as ada:
         await ada.page.goto(f"{api}/admin")
         await ada.page.click("#sso-login")
         await ada.page.wait_for_url(f"{provider.issuer}/authorize?**")
@@ -278,11 +207,10 @@ async def decide(admin: Browser, adjustment_id: str, verb: str, reason: str) -> 
 
 
 async def test_two_admins_carry_an_adjustment_and_a_public_board_shows_it_live(
-    stack: dict[str, ServiceProcess], tmp_path: Path
+    stack: dict[str, ServiceProcess], playwright: playwright_api.Playwright, tmp_path: Path
 ) -> None:
     api = stack["api"].url
     async with AsyncExitStack() as browsers:
-        playwright = await browsers.enter_async_context(playwright_api.async_playwright())
         ann = await browsers.enter_async_context(browser(playwright, "Ann", tmp_path / "ann"))
         alice = await browsers.enter_async_context(browser(playwright, "Alice", tmp_path / "alice"))
         bob = await browsers.enter_async_context(browser(playwright, "Bob", tmp_path / "bob"))
@@ -348,7 +276,7 @@ async def test_two_admins_carry_an_adjustment_and_a_public_board_shows_it_live(
 def watched_stack(database_url: str, redis_url: str, tmp_path: Path) -> Iterator[dict[str, ServiceProcess]]:
     """The worker's anomaly detector on: more than 2 points a minute is suspicious."""
     rules = {"SCOREBOARD_ANOMALY_RULES": json.dumps({"overall": {"per_minute": 2}})}
-    with _stack(database_url, redis_url, tmp_path, worker_env=rules) as services:
+    with page_stack(database_url, redis_url, tmp_path, worker_env=rules) as services:
         yield services
 
 
@@ -356,12 +284,11 @@ BOARD_IS_EMPTY_JS = "() => document.querySelectorAll('#board tr').length === 0"
 
 
 async def test_an_admin_clears_a_review_then_bans_and_unbans_the_player(
-    watched_stack: dict[str, ServiceProcess], tmp_path: Path
+    watched_stack: dict[str, ServiceProcess], playwright: playwright_api.Playwright, tmp_path: Path
 ) -> None:
     api = watched_stack["api"].url
     ann = Player("Ann")  # plays through her game's backend, as real players do
     async with AsyncExitStack() as browsers:
-        playwright = await browsers.enter_async_context(playwright_api.async_playwright())
         zoe = await browsers.enter_async_context(browser(playwright, "Zoe", tmp_path / "zoe"))
         ops = await browsers.enter_async_context(browser(playwright, "Ops", tmp_path / "ops"))
         await zoe.page.goto(f"{api}/?name=Zoe")  # the public board, live

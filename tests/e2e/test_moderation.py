@@ -14,55 +14,24 @@ from typing import Any
 
 import httpx
 import pytest
-from httpx_sse import aconnect_sse
 
-from devstack.processes import ServiceProcess, running
-from tests.factories import Player, service_environment
+from devstack.processes import ServiceProcess
+from tests.e2e.stacks import two_apis
+from tests.e2e.tops import WAIT_S, Top, poll_top, watch_top
+from tests.factories import Player
 
 pytestmark = pytest.mark.e2e
-WAIT_S = 15.0
 ROOT, SECOND = Player("Root", admin=True), Player("Second", admin=True)
-Top = list[dict[str, Any]]
 
 
 @pytest.fixture
 def stack(database_url: str, redis_url: str, tmp_path: Path) -> Iterator[dict[str, ServiceProcess]]:
-    env = service_environment(database_url, redis_url) | {
+    rules = {
         "SCOREBOARD_ANOMALY_RULES": json.dumps({"overall": {"per_minute": 45}}),
         "SCOREBOARD_RATE_LIMIT_USER_PER_MIN": "1000",
     }
-    services = {
-        name: ServiceProcess(name.rstrip("12"), env, log_path=tmp_path / f"{name}.log")
-        for name in ("api1", "api2", "worker", "gateway")
-    }
-    with running(services):
+    with two_apis(database_url, redis_url, tmp_path, rules) as services:
         yield services
-
-
-async def watch_top(gateway: str, until: Callable[[Top], bool], connected: asyncio.Event) -> float:
-    """Follow a live stream (its first Top 10 sets `connected`) until a Top 10 satisfies `until`."""
-    async with (
-        httpx.AsyncClient(timeout=WAIT_S) as client,
-        aconnect_sse(client, "GET", f"{gateway}/api/realtime/stream") as source,
-    ):
-        async for event in source.aiter_sse():
-            if event.event != "leaderboard_updated":
-                continue
-            top = json.loads(event.data)["top10"]
-            if connected.is_set() and until(top):
-                return time.monotonic()
-            connected.set()
-    raise AssertionError("the stream ended")
-
-
-async def poll_top(api: str, until: Callable[[Top], bool]) -> float:
-    async with httpx.AsyncClient(base_url=api, timeout=5) as client:
-        deadline = time.monotonic() + WAIT_S
-        while time.monotonic() < deadline:
-            if until((await client.get("/api/leaderboard/top")).json()):
-                return time.monotonic()
-            await asyncio.sleep(0.05)
-    raise AssertionError(f"{api} never showed it within {WAIT_S} s")
 
 
 def names(top: Top) -> list[tuple[str, int]]:

@@ -15,8 +15,9 @@ import httpx
 import pytest
 from httpx_sse import aconnect_sse
 
-from devstack.processes import ServiceProcess, running
-from tests.factories import Player, service_environment
+from devstack.processes import ServiceProcess
+from tests.e2e.stacks import two_apis
+from tests.factories import Player
 
 pytestmark = pytest.mark.e2e
 WAIT_S = 15.0
@@ -25,12 +26,7 @@ ROOT = Player("Root", admin=True)
 
 @pytest.fixture
 def stack(database_url: str, redis_url: str, tmp_path: Path) -> Iterator[dict[str, ServiceProcess]]:
-    env = service_environment(database_url, redis_url)
-    services = {
-        name: ServiceProcess(name.rstrip("12"), env, log_path=tmp_path / f"{name}.log")
-        for name in ("api1", "api2", "worker", "gateway")
-    }
-    with running(services):
+    with two_apis(database_url, redis_url, tmp_path) as services:
         yield services
 
 

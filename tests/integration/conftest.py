@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from scoreboard.telemetry import tracing
 from services.api.app import create_app
 from services.api.context import ApiContext
 from services.worker.context import WorkerContext
@@ -16,7 +20,8 @@ from services.worker.main import build_context
 from services.worker.metrics import WorkerMetrics
 from tests.factories import api_settings, worker_settings
 
-ApiClientFactory = Callable[..., Any]
+ApiClientFactory = Callable[..., Awaitable[httpx.AsyncClient]]
+WorkerFactory = Callable[..., Awaitable[WorkerContext]]
 
 # The lifespan's context of each API client made by api_factory (for tests that look inside).
 contexts: dict[httpx.AsyncClient, ApiContext] = {}
@@ -54,16 +59,45 @@ async def api_factory(database_url: str, redis_url: str) -> AsyncIterator[ApiCli
 
 @pytest.fixture
 async def api(api_factory: ApiClientFactory) -> httpx.AsyncClient:
-    client: httpx.AsyncClient = await api_factory()
-    return client
+    return await api_factory()
 
 
 @pytest.fixture
-async def worker(database_url: str, redis_url: str) -> AsyncIterator[WorkerContext]:
+async def worker_factory(database_url: str, redis_url: str) -> AsyncIterator[WorkerFactory]:
+    """Build worker job contexts with setting overrides; each is closed, as the worker closes its
+    own, at the end of the test."""
+    made: list[WorkerContext] = []
+
+    async def make(**overrides: Any) -> WorkerContext:
+        settings = worker_settings(
+            overrides.pop("database_url", database_url), overrides.pop("redis_url", redis_url), **overrides
+        )
+        context = build_context(settings, WorkerMetrics())
+        await context.pool
+        made.append(context)
+        return context
+
+    yield make
+    for context in reversed(made):
+        await context.publisher.stop()
+        await context.redis.aclose()
+        await context.pool.close()
+
+
+@pytest.fixture
+async def worker(worker_factory: WorkerFactory) -> WorkerContext:
     """The worker's job context, to run jobs and the reconciler directly."""
-    context = build_context(worker_settings(database_url, redis_url), WorkerMetrics())
-    await context.pool
-    yield context
-    await context.publisher.stop()
-    await context.redis.aclose()
-    await context.pool.close()
+    return await worker_factory()
+
+
+@pytest.fixture(scope="module")
+def exporter() -> Iterator[InMemorySpanExporter]:
+    """Every span the module's tests make, kept in memory (tracing installed if it is not yet)."""
+    memory = InMemorySpanExporter()
+    if not tracing.enabled():
+        tracing.install(TracerProvider())
+    provider = tracing.trace.get_tracer_provider()
+    assert isinstance(provider, TracerProvider)
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    yield memory
+    memory.shutdown()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,10 +21,8 @@ from scoreboard.redis_store.job_queue import APPLY_SCORE, MODERATE_USERS, REFRES
 from scoreboard.redis_store.keys import JOB_QUEUE
 from services.worker import jobs, moderation, profiles, reconciler
 from services.worker.context import WorkerContext
-from services.worker.main import build_context
-from services.worker.metrics import WorkerMetrics
-from tests.factories import Player, worker_settings
-from tests.integration.conftest import ApiClientFactory
+from tests.factories import Player
+from tests.integration.conftest import ApiClientFactory, WorkerFactory
 from tests.integration.test_write_security import assert_error
 from tests.waiting import eventually
 
@@ -45,19 +42,14 @@ def today() -> str:
 
 @pytest.fixture
 async def api(api_factory: ApiClientFactory) -> httpx.AsyncClient:
-    client: httpx.AsyncClient = await api_factory(boards=BOARDS, **HIGH_LIMITS)
-    return client
+    return await api_factory(boards=BOARDS, **HIGH_LIMITS)
 
 
 @pytest.fixture
-async def boards_worker(database_url: str, redis_url: str) -> AsyncIterator[WorkerContext]:
-    context = build_context(worker_settings(database_url, redis_url, boards=BOARDS), WorkerMetrics())
-    await context.pool
+async def boards_worker(worker_factory: WorkerFactory) -> WorkerContext:
+    context = await worker_factory(boards=BOARDS)
     await reconciler.reconcile({"scoreboard": context})  # every current window built, as at start
-    yield context
-    await context.publisher.stop()
-    await context.redis.aclose()
-    await context.pool.close()
+    return context
 
 
 async def run_queued(worker: WorkerContext, redis_url: str) -> list[str]:

@@ -47,8 +47,7 @@ def oidc_settings(issuer: str) -> dict[str, Any]:
 
 @pytest.fixture
 async def api(api_factory: ApiClientFactory, provider: LocalOidcProvider) -> httpx.AsyncClient:
-    client: httpx.AsyncClient = await api_factory(**oidc_settings(provider.issuer))
-    return client
+    return await api_factory(**oidc_settings(provider.issuer))
 
 
 async def at_provider(login: httpx.Response, person: str) -> str:

@@ -26,8 +26,7 @@ ROOT = APPROVER
 
 @pytest.fixture
 async def api(api_factory: ApiClientFactory) -> httpx.AsyncClient:
-    client: httpx.AsyncClient = await api_factory(**HIGH_LIMITS)
-    return client
+    return await api_factory(**HIGH_LIMITS)
 
 
 @pytest.fixture

@@ -14,10 +14,8 @@ import pytest
 from scoreboard.db.score_events import totals_mismatch
 from services.worker import reconciler
 from services.worker.context import WorkerContext
-from services.worker.main import build_context
-from services.worker.metrics import WorkerMetrics
-from tests.factories import ACTION_TYPES, Player, worker_settings
-from tests.integration.conftest import ApiClientFactory
+from tests.factories import ACTION_TYPES, Player
+from tests.integration.conftest import ApiClientFactory, WorkerFactory
 from tests.integration.test_write_security import assert_error
 
 DAILY_TZ = "Pacific/Kiritimati"  # UTC+14: its day is rarely the UTC day, so mixing them up shows
@@ -40,18 +38,12 @@ def this_week() -> str:
 
 @pytest.fixture
 async def api(api_factory: ApiClientFactory) -> httpx.AsyncClient:
-    client: httpx.AsyncClient = await api_factory(boards=BOARDS, **HIGH_LIMITS)
-    return client
+    return await api_factory(boards=BOARDS, **HIGH_LIMITS)
 
 
 @pytest.fixture
-async def boards_worker(database_url: str, redis_url: str) -> Any:
-    context = build_context(worker_settings(database_url, redis_url, boards=BOARDS), WorkerMetrics())
-    await context.pool
-    yield context
-    await context.publisher.stop()
-    await context.redis.aclose()
-    await context.pool.close()
+async def boards_worker(worker_factory: WorkerFactory) -> WorkerContext:
+    return await worker_factory(boards=BOARDS)
 
 
 async def test_an_increment_counts_once_on_every_board_that_counts_its_type(

@@ -11,15 +11,11 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from scoreboard.telemetry import tracing
 from tests.factories import Player
 from tests.integration.conftest import ApiClientFactory
 from tests.integration.test_rate_limits import increment
@@ -27,18 +23,6 @@ from tests.integration.test_runtime_flags import put_flags
 
 INCREMENTS = 30
 REFRESH_MS = 1000
-
-
-@pytest.fixture(scope="module")
-def exporter() -> Iterator[InMemorySpanExporter]:
-    memory = InMemorySpanExporter()
-    if not tracing.enabled():
-        tracing.install(TracerProvider())
-    provider = tracing.trace.get_tracer_provider()
-    assert isinstance(provider, TracerProvider)
-    provider.add_span_processor(SimpleSpanProcessor(memory))
-    yield memory
-    memory.shutdown()
 
 
 def _store_calls(spans: tuple[ReadableSpan, ...]) -> list[ReadableSpan]:

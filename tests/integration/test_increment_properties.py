@@ -56,8 +56,7 @@ class Sent:
 
 @pytest.fixture
 async def roomy_api(api_factory: Any) -> httpx.AsyncClient:
-    client: httpx.AsyncClient = await api_factory(**HIGH_LIMITS)
-    return client
+    return await api_factory(**HIGH_LIMITS)
 
 
 async def _ticket(api: httpx.AsyncClient, player: Player, action_type: str) -> dict[str, Any]:

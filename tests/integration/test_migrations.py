@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import asyncpg
 import orjson
@@ -23,6 +25,21 @@ async def empty_database(servers: ServerSet) -> str:
     finally:
         await admin.close()
     return with_database(servers.admin_database_url, name)
+
+
+@asynccontextmanager
+async def migrated_before(
+    version: str, database_url: str, servers: ServerSet
+) -> AsyncIterator[asyncpg.Connection]:
+    """A connection to the empty database with every migration before `version` applied; the
+    database is dropped afterwards."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        await migrate(connection, [m for m in bundled_migrations() if m.version < version])
+        yield connection
+    finally:
+        await connection.close()
+        await servers.drop_database(database_url)
 
 
 async def test_two_concurrent_runs_apply_each_migration_once(empty_database: str, servers: ServerSet) -> None:
@@ -58,10 +75,7 @@ async def test_a_migration_changed_after_it_was_applied_is_refused(database_url:
 async def test_0003_keeps_every_row_and_starts_the_profile_feed_at_creation(
     empty_database: str, servers: ServerSet
 ) -> None:
-    earlier = [m for m in bundled_migrations() if m.version < "0003"]
-    connection = await asyncpg.connect(empty_database)
-    try:
-        await migrate(connection, earlier)
+    async with migrated_before("0003", empty_database, servers) as connection:
         await connection.execute(
             "INSERT INTO users (id, display_name, is_public, created_at) VALUES "
             "('00000000-0000-0000-0000-000000000001', 'Ann', true, '2024-01-01T00:00:00Z'), "
@@ -91,9 +105,6 @@ async def test_0003_keeps_every_row_and_starts_the_profile_feed_at_creation(
         assert await connection.fetchval(
             "SELECT updated_at > created_at + interval '1 day' FROM users WHERE display_name = 'Ann'"
         )
-    finally:
-        await connection.close()
-        await servers.drop_database(empty_database)
 
 
 ANN = "00000000-0000-0000-0000-000000000001"
@@ -102,10 +113,7 @@ ANN = "00000000-0000-0000-0000-000000000001"
 async def test_0004_makes_todays_scores_the_all_time_global_board_and_keeps_their_replays(
     empty_database: str, servers: ServerSet
 ) -> None:
-    earlier = [m for m in bundled_migrations() if m.version < "0004"]
-    connection = await asyncpg.connect(empty_database)
-    try:
-        await migrate(connection, earlier)
+    async with migrated_before("0004", empty_database, servers) as connection:
         for action in ("a1", "a2"):
             await connection.execute(
                 "SELECT scoreboard_apply_increment('global', $1, 'Ann', $2, 'default', 3, 'h', 'default', "
@@ -136,23 +144,17 @@ async def test_0004_makes_todays_scores_the_all_time_global_board_and_keeps_thei
         )
         assert await connection.fetchval("SELECT score FROM scores") == 9
         assert await totals_mismatch(connection) == []
-    finally:
-        await connection.close()
-        await servers.drop_database(empty_database)
 
 
 async def test_0006_keeps_every_score_versions_new_ones_and_lets_only_adjustments_lower_a_score(
     empty_database: str, servers: ServerSet
 ) -> None:
-    earlier = [m for m in bundled_migrations() if m.version < "0006"]
     boards = '[{"id": "global", "kind": "all"}]'
     count = (
         "SELECT * FROM scoreboard_count_increment($1::jsonb, $2, 'Ann', $3, 'default', 3, 'h', 'default', "
         "NULL, NULL, NULL)"
     )
-    connection = await asyncpg.connect(empty_database)
-    try:
-        await migrate(connection, earlier)
+    async with migrated_before("0006", empty_database, servers) as connection:
         await connection.execute(count, boards, ANN, "00000000-0000-0000-0000-0000000000a1")
 
         assert "0006_moderation" in await migrate(connection)
@@ -185,6 +187,3 @@ async def test_0006_keeps_every_score_versions_new_ones_and_lets_only_adjustment
                 ANN,
                 "00000000-0000-0000-0000-0000000000a9",
             )
-    finally:
-        await connection.close()
-        await servers.drop_database(empty_database)

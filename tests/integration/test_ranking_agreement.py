@@ -65,13 +65,10 @@ BOARDS = st.lists(
 )
 
 
-async def _reset(worker: WorkerContext) -> None:
+async def _insert(worker: WorkerContext, rows: list[Row]) -> None:
+    """The board's users and scores in PostgreSQL, in place of an earlier example's; Redis empty."""
     await worker.pool.execute("TRUNCATE scores, users CASCADE")
     await worker.redis.flushdb()
-
-
-async def _load(worker: WorkerContext, rows: list[Row]) -> None:
-    """Insert the board into PostgreSQL and copy it to Redis as a rebuild would."""
     await worker.pool.executemany(
         "INSERT INTO users (id, display_name, is_public) VALUES ($1, $2, $3)",
         [(row.user_id, row.name, row.public) for row in rows],
@@ -80,6 +77,11 @@ async def _load(worker: WorkerContext, rows: list[Row]) -> None:
         "INSERT INTO scores (board_id, user_id, score, reached_at) VALUES ($1, $2, $3, $4)",
         [(BOARD, row.user_id, row.score, row.reached_at) for row in rows],
     )
+
+
+async def _load(worker: WorkerContext, rows: list[Row]) -> None:
+    """Insert the board into PostgreSQL (alone) and copy it to Redis as a rebuild would."""
+    await _insert(worker, rows)
     shuffled = list(rows)
     random.Random(len(rows)).shuffle(shuffled)
     states = [ScoreState(BOARD, row.user_id, row.score, to_micros(row.reached_at)) for row in shuffled]
@@ -95,7 +97,6 @@ def _expected(rows: list[Row]) -> list[Row]:
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rows=BOARDS)
 async def test_redis_db_and_python_agree_on_every_rank(worker: WorkerContext, rows: list[Row]) -> None:
-    await _reset(worker)
     await _load(worker, rows)
     expected = _expected(rows)
 
@@ -133,15 +134,7 @@ async def test_live_applies_in_any_order_with_stale_copies_end_in_the_same_order
     worker: WorkerContext, rows: list[Row], seed: int
 ) -> None:
     """The worker's live path (out of order, retried, stale copies) converges on the same ranking."""
-    await _reset(worker)
-    await worker.pool.executemany(
-        "INSERT INTO users (id, display_name, is_public) VALUES ($1, $2, $3)",
-        [(row.user_id, row.name, row.public) for row in rows],
-    )
-    await worker.pool.executemany(
-        "INSERT INTO scores (board_id, user_id, score, reached_at) VALUES ($1, $2, $3, $4)",
-        [(BOARD, row.user_id, row.score, row.reached_at) for row in rows],
-    )
+    await _insert(worker, rows)
     final = [ScoreState(BOARD, row.user_id, row.score, to_micros(row.reached_at)) for row in rows]
     # An older, lower state for each user with a positive score (scores only grow).
     stale = [
@@ -172,7 +165,6 @@ def _shared_ranks(rows: list[Row]) -> dict[UUID, int]:
 @given(rows=BOARDS)
 async def test_shared_ranks_agree_between_redis_db_and_python(worker: WorkerContext, rows: list[Row]) -> None:
     """A board with `ranks: shared` (1, 2, 2, 4): the same list order, equal scores one rank."""
-    await _reset(worker)
     await _load(worker, rows)
     expected_order = _expected(rows)
     shared = _shared_ranks(rows)

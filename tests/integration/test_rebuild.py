@@ -8,7 +8,6 @@ batch size so the board is copied in many pages.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,10 +21,9 @@ from scoreboard.domain.ranking import decode_member, encode_member, to_micros
 from scoreboard.redis_store.keys import PROFILES, BoardKeys
 from scoreboard.redis_store.leaderboard import BoardNotReady
 from services.worker.context import WorkerContext
-from services.worker.main import build_context
-from services.worker.metrics import WorkerMetrics
 from services.worker.reconciler import rebuild, reconcile
-from tests.factories import Player, worker_settings
+from tests.factories import Player
+from tests.integration.conftest import WorkerFactory
 from tests.integration.test_reconciler import assert_redis_equals_db, insert_many, play_ok
 
 BOARD = "global"
@@ -35,14 +33,9 @@ Entries = dict[uuid.UUID, tuple[int, str]]
 
 
 @pytest.fixture
-async def paged_worker(database_url: str, redis_url: str) -> AsyncIterator[WorkerContext]:
+async def paged_worker(worker_factory: WorkerFactory) -> WorkerContext:
     """A worker context that rebuilds 100 users per page."""
-    context = build_context(worker_settings(database_url, redis_url, rebuild_batch=100), WorkerMetrics())
-    await context.pool
-    yield context
-    await context.publisher.stop()
-    await context.redis.aclose()
-    await context.pool.close()
+    return await worker_factory(rebuild_batch=100)
 
 
 async def db_entries(worker: WorkerContext) -> Entries:

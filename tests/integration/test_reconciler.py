@@ -11,7 +11,6 @@ import asyncio
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -25,10 +24,9 @@ from scoreboard.redis_store.job_queue import apply_score_job
 from scoreboard.redis_store.keys import EVENT_STREAM, BoardKeys
 from services.worker.context import WorkerContext
 from services.worker.jobs import apply_score
-from services.worker.main import build_context
-from services.worker.metrics import WorkerMetrics
 from services.worker.reconciler import reconcile
-from tests.factories import Player, worker_settings
+from tests.factories import Player
+from tests.integration.conftest import WorkerFactory
 from tests.integration.test_reads import play_ok
 
 BOARD = "global"
@@ -103,16 +101,9 @@ async def insert_many(worker: WorkerContext, count: int, *, distinct_scores: int
 
 
 @pytest.fixture
-async def small_batch_worker(database_url: str, redis_url: str) -> AsyncIterator[WorkerContext]:
+async def small_batch_worker(worker_factory: WorkerFactory) -> WorkerContext:
     """A second worker context whose reconciler reads 100 changed rows per page."""
-    context = build_context(
-        worker_settings(database_url, redis_url, reconcile_batch=100, rebuild_batch=100), WorkerMetrics()
-    )
-    await context.pool
-    yield context
-    await context.publisher.stop()
-    await context.redis.aclose()
-    await context.pool.close()
+    return await worker_factory(reconcile_batch=100, rebuild_batch=100)
 
 
 # --- Lost enqueues -----------------------------------------------------------------------------

@@ -28,10 +28,8 @@ from scoreboard.redis_store.job_queue import apply_score_job
 from scoreboard.redis_store.leaderboard import Leaderboard
 from scoreboard.redis_store.rate_limit import Check, RateLimiter
 from services.worker import jobs, reconciler
-from services.worker.main import build_context
-from services.worker.metrics import WorkerMetrics
 from tests.factories import Player, worker_settings
-from tests.integration.conftest import ApiClientFactory
+from tests.integration.conftest import ApiClientFactory, WorkerFactory
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -156,26 +154,19 @@ async def test_a_committed_increment_answers_200_while_redis_is_full(
 
 
 async def test_the_worker_retries_and_the_reconciler_skips_while_redis_is_read_only(
-    own_redis: EmbeddedRedis, database_url: str
+    own_redis: EmbeddedRedis, worker_factory: WorkerFactory
 ) -> None:
-    context = build_context(worker_settings(database_url, own_redis.url), WorkerMetrics())
-    await context.pool
-    try:
-        await make_read_only(own_redis)
-        state = ScoreState("global", uuid.uuid4(), 5, 1_000)
-        payload = apply_score_job(
-            [state], display_name="Bob", is_public=True, event_id=1, committed_us=1_000, traceparent=None
-        ).payload
-        with pytest.raises(Retry):
-            await jobs.apply_score({"scoreboard": context}, payload)
-        assert (
-            await reconciler.reconcile({"scoreboard": context})
-            == "skipped,profiles:skipped,moderation:skipped"
-        )
-    finally:
-        await context.publisher.stop()
-        await context.redis.aclose()
-        await context.pool.close()
+    context = await worker_factory(redis_url=own_redis.url)
+    await make_read_only(own_redis)
+    state = ScoreState("global", uuid.uuid4(), 5, 1_000)
+    payload = apply_score_job(
+        [state], display_name="Bob", is_public=True, event_id=1, committed_us=1_000, traceparent=None
+    ).payload
+    with pytest.raises(Retry):
+        await jobs.apply_score({"scoreboard": context}, payload)
+    assert (
+        await reconciler.reconcile({"scoreboard": context}) == "skipped,profiles:skipped,moderation:skipped"
+    )
 
 
 async def test_the_limiter_keeps_its_policy_while_redis_is_read_only(

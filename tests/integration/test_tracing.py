@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from scoreboard.redis_store import events
 from scoreboard.redis_store.keys import JOB_QUEUE
-from scoreboard.telemetry import tracing
 from services.gateway.broadcaster import Broadcaster
 from services.gateway.metrics import GatewayMetrics
 from services.gateway.state_interval import StateInterval
@@ -22,18 +17,6 @@ from tests.factories import Player
 from tests.integration.conftest import ApiClientFactory
 
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-
-
-@pytest.fixture(scope="module")
-def exporter() -> Iterator[InMemorySpanExporter]:
-    memory = InMemorySpanExporter()
-    if not tracing.enabled():
-        tracing.install(TracerProvider())
-    provider = tracing.trace.get_tracer_provider()
-    assert isinstance(provider, TracerProvider)
-    provider.add_span_processor(SimpleSpanProcessor(memory))
-    yield memory
-    memory.shutdown()
 
 
 async def test_an_increment_is_one_trace_across_the_three_services(

@@ -58,6 +58,34 @@ class Report:
         self.rows.append(row)
         return row
 
+    def add_at_most(
+        self,
+        measure: str,
+        value: float,
+        unit: str,
+        limit: float | None,
+        *,
+        baseline: float | None = None,
+        why: str = "",
+    ) -> Row:
+        """A measure where lower is better, held to `limit` (none: no target at this size); the
+        target's text and its verdict come from the one number."""
+        if limit is None:
+            return self.add(measure, value, unit, baseline=baseline, better="lower")
+        target = f"<= {limit:g} {unit}" + (f" ({why})" if why else "")
+        return self.add(
+            measure, value, unit, baseline=baseline, better="lower", target=target, met=value <= limit
+        )
+
+    def add_times_baseline(
+        self, measure: str, value: float, unit: str, baseline: float, factor: float, of: str = "baseline"
+    ) -> Row:
+        """A measure where higher is better, held to `factor` times the same run's baseline."""
+        target = f">= {factor:g}x {of}"
+        return self.add(
+            measure, value, unit, baseline=baseline, target=target, met=value >= factor * baseline
+        )
+
     def row(self, measure: str) -> Row:
         return next(row for row in self.rows if row.measure == measure)
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
@@ -123,6 +125,13 @@ class Client:
         )
         self.task = asyncio.create_task(stream(self.connection.receive, self.connection.send))
 
+    @classmethod
+    async def connected(cls, broadcaster: Broadcaster, user_id: str | None = None) -> Client:
+        """A client whose stream has written its welcome and now waits for events."""
+        client = cls(broadcaster, user_id)
+        await client.until_idle()
+        return client
+
     def _on_close(self, subscriber: Subscriber, evicted: bool) -> None:
         self.closed.append(evicted)
         self.broadcaster.unsubscribe(subscriber)
@@ -150,14 +159,23 @@ def make_broadcaster(
     return Broadcaster(unused, unused, metrics, interval, send_timeout_s=send_timeout_s)
 
 
+@asynccontextmanager
+async def sweeping(broadcaster: Broadcaster) -> AsyncIterator[None]:
+    """The broadcaster's sweeper running for the block, as the gateway's lifespan runs it."""
+    sweeper = asyncio.create_task(broadcaster._sweep())
+    try:
+        yield
+    finally:
+        sweeper.cancel()
+
+
 # --- the connection: inline writes, hand-over, eviction, drain -------------------------------
 
 
 async def test_own_events_are_written_inline_while_the_socket_keeps_up() -> None:
     broadcaster = make_broadcaster()
     alice = str(uuid.uuid4())
-    client = Client(broadcaster, alice)
-    await client.until_idle()
+    client = await Client.connected(broadcaster, alice)
     broadcaster.dispatch(own_event(alice, 5, "1-0"))
     assert client.connection.body == b": welcome\n\n" + own(alice, 5, "1-0").payload  # no await
     await client.leave()
@@ -180,8 +198,7 @@ async def test_the_same_state_announced_twice_reaches_its_owner_once() -> None:
 async def test_a_lagging_socket_gets_the_newest_of_each_in_stream_order() -> None:
     broadcaster = make_broadcaster()
     alice = str(uuid.uuid4())
-    client = Client(broadcaster, alice)
-    await client.until_idle()
+    client = await Client.connected(broadcaster, alice)
     client.connection.writable.clear()
     subscriber = client.subscriber
     subscriber.offer_own(own(alice, 1, "1-0"))  # the write the socket cannot take: handed over
@@ -203,8 +220,7 @@ async def test_a_lagging_socket_gets_the_newest_of_each_in_stream_order() -> Non
 async def test_a_lagging_client_holds_two_frames_at_most_and_is_never_evicted_for_it() -> None:
     broadcaster = make_broadcaster()
     alice = str(uuid.uuid4())
-    client = Client(broadcaster, alice)
-    await client.until_idle()
+    client = await Client.connected(broadcaster, alice)
     client.connection.writable.clear()
     for n in range(1, 1000):
         client.subscriber.offer_own(own(alice, n, f"{n}-0"))
@@ -223,22 +239,18 @@ async def test_the_sweeper_evicts_a_write_stuck_longer_than_the_send_timeout() -
     broadcaster = make_broadcaster(send_timeout_s=0.2)
     alice = str(uuid.uuid4())
     client = Client(broadcaster, alice)
-    sweeper = asyncio.create_task(broadcaster._sweep())
-    try:
+    async with sweeping(broadcaster):
         await client.until_idle()
         client.connection.writable.clear()
         broadcaster.dispatch(own_event(alice, 1, "1-0"))
         await client.finished()
-        assert client.closed == [True]
-        assert client.subscriber.evicted
-    finally:
-        sweeper.cancel()
+    assert client.closed == [True]
+    assert client.subscriber.evicted
 
 
 async def test_drain_says_goodbye_and_ends_the_response() -> None:
     broadcaster = make_broadcaster()
-    client = Client(broadcaster)
-    await client.until_idle()
+    client = await Client.connected(broadcaster)
     broadcaster.drain()
     await client.finished()
     assert client.connection.body.endswith(b": server draining\n\n")
@@ -249,21 +261,17 @@ async def test_drain_says_goodbye_and_ends_the_response() -> None:
 async def test_the_lifetime_cap_asks_for_a_reconnect() -> None:
     broadcaster = make_broadcaster()
     client = Client(broadcaster)
-    sweeper = asyncio.create_task(broadcaster._sweep())
-    try:
+    async with sweeping(broadcaster):
         await client.until_idle()
         client.subscriber.deadline = asyncio.get_running_loop().time()
         await client.finished()
-        assert client.connection.body.endswith(b": connection lifetime reached\n\n")
-        assert client.connection.ended
-    finally:
-        sweeper.cancel()
+    assert client.connection.body.endswith(b": connection lifetime reached\n\n")
+    assert client.connection.ended
 
 
 async def test_a_heartbeat_is_written_inline_to_a_waiting_client() -> None:
     broadcaster = make_broadcaster()
-    client = Client(broadcaster)
-    await client.until_idle()
+    client = await Client.connected(broadcaster)
     client.subscriber.heartbeat()
     assert client.connection.body.endswith(PING)
     await client.leave()
@@ -271,8 +279,7 @@ async def test_a_heartbeat_is_written_inline_to_a_waiting_client() -> None:
 
 async def test_a_real_cancellation_is_not_swallowed() -> None:
     broadcaster = make_broadcaster()
-    client = Client(broadcaster)
-    await client.until_idle()
+    client = await Client.connected(broadcaster)
     client.task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await client.task
@@ -312,43 +319,43 @@ async def test_an_older_top_10_never_replaces_a_newer_one() -> None:
     assert broadcaster.position == "12-0"
 
 
-# --- pacing ----------------------------------------------------------------------------------
-
-
-async def test_a_change_after_a_quiet_interval_goes_out_at_once() -> None:
-    broadcaster = make_broadcaster(interval_s=5.0)  # held back, it would take seconds
+@asynccontextmanager
+async def paced_client(interval_s: float) -> AsyncIterator[Client]:
+    """A client connected to a broadcaster of its own whose pacer runs for the block, as the
+    gateway runs it, sending the Top 10 at most once per `interval_s`."""
+    broadcaster = make_broadcaster(interval_s=interval_s)
     pacer = asyncio.create_task(broadcaster.pacers[BOARD].run())
-    client = Client(broadcaster)
+    client = await Client.connected(broadcaster)
     try:
-        await client.until_idle()
-        broadcaster.dispatch(top_event(1))
-        async with asyncio.timeout(2):
-            while not versions(client.connection.body):
-                await asyncio.sleep(0.001)
+        yield client
     finally:
         pacer.cancel()
         await client.leave()
 
 
+# --- pacing ----------------------------------------------------------------------------------
+
+
+async def test_a_change_after_a_quiet_interval_goes_out_at_once() -> None:
+    async with paced_client(interval_s=5.0) as client:  # held back, it would take seconds
+        client.broadcaster.dispatch(top_event(1))
+        async with asyncio.timeout(2):
+            while not versions(client.connection.body):
+                await asyncio.sleep(0.001)
+
+
 async def test_a_flood_of_changes_sends_at_most_one_per_interval_always_the_newest() -> None:
     interval = 0.1
-    broadcaster = make_broadcaster(interval_s=interval)
-    pacer = asyncio.create_task(broadcaster.pacers[BOARD].run())
-    client = Client(broadcaster)
     loop = asyncio.get_running_loop()
-    try:
-        await client.until_idle()
+    async with paced_client(interval) as client:
         started = loop.time()
         for version in range(1, 201):  # a change every 5 ms (or slower) for a second (or longer)
-            broadcaster.dispatch(top_event(version))
+            client.broadcaster.dispatch(top_event(version))
             await asyncio.sleep(0.005)
         elapsed = loop.time() - started
         async with asyncio.timeout(2):
             while versions(client.connection.body)[-1:] != [200]:  # the newest state arrives
                 await asyncio.sleep(0.01)
-    finally:
-        pacer.cancel()
-        await client.leave()
     got = versions(client.connection.body)
     assert got == sorted(set(got))  # never an older (or the same) Top 10 again
     assert len(got) <= elapsed / interval + 2
@@ -358,23 +365,16 @@ async def test_a_flood_of_changes_sends_at_most_one_per_interval_always_the_newe
 
 async def test_a_client_that_just_got_a_snapshot_waits_an_interval_for_the_next() -> None:
     interval = 1.0
-    broadcaster = make_broadcaster(interval_s=interval)
-    pacer = asyncio.create_task(broadcaster.pacers[BOARD].run())
     loop = asyncio.get_running_loop()
-    client = Client(broadcaster)
-    try:
-        await client.until_idle()
+    async with paced_client(interval) as client:
         greeted = loop.time()
         client.subscriber.top_version, client.subscriber.top_at = (0, 0), greeted  # as its greeting does
-        broadcaster.dispatch(top_event(1))
+        client.broadcaster.dispatch(top_event(1))
         await asyncio.sleep(0.1)
         assert versions(client.connection.body) == []  # too soon after its snapshot
         async with asyncio.timeout(3):
             while not versions(client.connection.body):
                 await asyncio.sleep(0.01)
-    finally:
-        pacer.cancel()
-        await client.leave()
     assert versions(client.connection.body) == [1]
     assert client.connection.top_times()[0] - greeted >= interval - 0.006
 

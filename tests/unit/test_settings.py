@@ -72,29 +72,31 @@ def test_api_with_only_a_jwks_is_accepted(env: pytest.MonkeyPatch) -> None:
     assert ApiSettings().jwt_jwks == "/etc/scoreboard/jwks.json"
 
 
-def test_empty_ticket_secret_is_refused(env: pytest.MonkeyPatch) -> None:
-    # An empty secret is a public one: anyone could mint action tickets and stream tokens.
-    env.setenv("SCOREBOARD_TICKET_SECRET", "")
-    with pytest.raises(ValidationError):
-        ApiSettings()
-
-
-def test_empty_jwt_secret_does_not_count_as_a_key_source(env: pytest.MonkeyPatch) -> None:
-    # The verifier treats an empty secret as "none", so the API would start and answer 401 to all.
-    env.setenv("SCOREBOARD_JWT_SECRET", "")
-    with pytest.raises(ValidationError):
-        ApiSettings()
-
-
 @pytest.mark.parametrize(
     ("name", "value"),
     [
+        # An empty secret is a public one: anyone could mint action tickets and stream tokens.
+        ("SCOREBOARD_TICKET_SECRET", ""),
+        # The verifier treats an empty secret as "none", so the API would start and answer 401 to all.
+        ("SCOREBOARD_JWT_SECRET", ""),
+        # Secrets shorter than 32 characters.
         ("SCOREBOARD_TICKET_SECRET", "t" * 31),
         ("SCOREBOARD_JWT_SECRET", "j" * 31),
         ("SCOREBOARD_SIGNING_KEYS", json.dumps({"default": "k" * 31})),
+        # Action types that would score nothing, expire at once, or are not a mapping.
+        ("SCOREBOARD_ACTION_TYPES", '{"quest": {"points": 0}}'),
+        ("SCOREBOARD_ACTION_TYPES", '{"quest": {"points": 5, "ttl_seconds": 0}}'),
+        ("SCOREBOARD_ACTION_TYPES", '["quest"]'),
+        ("SCOREBOARD_TRUSTED_PROXIES", "10.0.0.0/8, proxy.local"),
+        # Numbers out of their range.
+        ("SCOREBOARD_RATE_LIMIT_USER_PER_MIN", "0"),
+        ("SCOREBOARD_RATE_LIMIT_IP_PER_MIN", "many"),
+        ("SCOREBOARD_SIGNATURE_TOLERANCE_S", "0"),
+        ("SCOREBOARD_JWT_LEEWAY_S", "301"),
+        ("SCOREBOARD_REALTIME_TOKEN_TTL_S", "61"),
     ],
 )
-def test_secret_shorter_than_32_characters_is_refused(env: pytest.MonkeyPatch, name: str, value: str) -> None:
+def test_a_value_the_api_cannot_use_is_refused(env: pytest.MonkeyPatch, name: str, value: str) -> None:
     env.setenv(name, value)
     with pytest.raises(ValidationError):
         ApiSettings()
@@ -106,16 +108,6 @@ def test_action_types_are_parsed_from_json_and_keep_a_default(env: pytest.Monkey
     assert types["quest"].points == 10
     assert types["quest"].min_seconds == 5
     assert types["default"].points == 1
-
-
-@pytest.mark.parametrize(
-    "raw",
-    ['{"quest": {"points": 0}}', '{"quest": {"points": 5, "ttl_seconds": 0}}', '["quest"]'],
-)
-def test_invalid_action_types_are_refused(env: pytest.MonkeyPatch, raw: str) -> None:
-    env.setenv("SCOREBOARD_ACTION_TYPES", raw)
-    with pytest.raises(ValidationError):
-        ApiSettings()
 
 
 @pytest.mark.parametrize("name", ["SCOREBOARD_ACTION_TYPES", "SCOREBOARD_SIGNING_KEYS"])
@@ -149,31 +141,9 @@ def test_trusted_proxies_accept_a_comma_list_or_json(env: pytest.MonkeyPatch, ra
     assert ApiSettings().trusted_proxies == [ip_network("10.0.0.0/8"), ip_network("192.168.1.1/32")]
 
 
-def test_invalid_trusted_proxy_is_refused(env: pytest.MonkeyPatch) -> None:
-    env.setenv("SCOREBOARD_TRUSTED_PROXIES", "10.0.0.0/8, proxy.local")
-    with pytest.raises(ValidationError):
-        ApiSettings()
-
-
 def test_cors_origins_accept_a_comma_list(env: pytest.MonkeyPatch) -> None:
     env.setenv("SCOREBOARD_CORS_ORIGINS", "https://a.example, https://b.example")
     assert ApiSettings().cors_origins == ["https://a.example", "https://b.example"]
-
-
-@pytest.mark.parametrize(
-    ("name", "value"),
-    [
-        ("SCOREBOARD_RATE_LIMIT_USER_PER_MIN", "0"),
-        ("SCOREBOARD_RATE_LIMIT_IP_PER_MIN", "many"),
-        ("SCOREBOARD_SIGNATURE_TOLERANCE_S", "0"),
-        ("SCOREBOARD_JWT_LEEWAY_S", "301"),
-        ("SCOREBOARD_REALTIME_TOKEN_TTL_S", "61"),
-    ],
-)
-def test_out_of_range_numbers_are_refused(env: pytest.MonkeyPatch, name: str, value: str) -> None:
-    env.setenv(name, value)
-    with pytest.raises(ValidationError):
-        ApiSettings()
 
 
 @pytest.mark.parametrize("raw", ["none", "HS256,none", "NONE"])

@@ -20,6 +20,20 @@ def _ticket(user: UUID | None = None, action: UUID | None = None, kind: str = "q
     return Ticket(user or uuid4(), action or uuid4(), kind, ISSUED_MS)
 
 
+def _presented(
+    ticket: Ticket, elapsed_ms: int, user_id: UUID | None = None, action_id: UUID | None = None
+) -> ActionType:
+    """Check a quest's ticket `elapsed_ms` after it was issued, as presented by its own user for
+    its own action unless another one is given."""
+    return check_ticket(
+        ticket,
+        user_id=user_id or ticket.user_id,
+        action_id=action_id or ticket.action_id,
+        action_type=QUEST,
+        now_ms=ISSUED_MS + elapsed_ms,
+    )
+
+
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
@@ -107,9 +121,7 @@ def test_a_staggered_ticket_is_refused_before_its_own_not_before() -> None:
     read = TicketBook(SECRET).read(TicketBook(SECRET).issue(ticket))
     assert read.not_before_ms(QUEST) == ISSUED_MS + 60_000
     with pytest.raises(AbuseRejected):
-        check_ticket(
-            read, user_id=read.user_id, action_id=read.action_id, action_type=QUEST, now_ms=ISSUED_MS + 59_000
-        )
+        _presented(read, 59_000)
 
 
 def test_non_ascii_nonce_is_ticket_invalid_not_a_crash() -> None:
@@ -119,65 +131,36 @@ def test_non_ascii_nonce_is_ticket_invalid_not_a_crash() -> None:
     assert _reason(error) is Reason.TICKET_INVALID
 
 
-def test_check_accepts_the_bound_user_and_action_inside_the_window() -> None:
-    ticket = _ticket()
-    now = ISSUED_MS + 5_000
-    got = check_ticket(
-        ticket, user_id=ticket.user_id, action_id=ticket.action_id, action_type=QUEST, now_ms=now
-    )
-    assert got is QUEST
-
-
-def test_check_accepts_up_to_the_last_millisecond_of_the_ttl() -> None:
-    ticket = _ticket()
-    now = ISSUED_MS + 60_000
-    got = check_ticket(
-        ticket, user_id=ticket.user_id, action_id=ticket.action_id, action_type=QUEST, now_ms=now
-    )
-    assert got is QUEST
+@pytest.mark.parametrize(
+    "elapsed_ms",
+    [5_000, 60_000],  # from the minimum duration up to the last millisecond of the TTL
+    ids=["at the minimum duration", "at the end of the ttl"],
+)
+def test_check_accepts_the_bound_user_and_action_inside_the_window(elapsed_ms: int) -> None:
+    assert _presented(_ticket(), elapsed_ms) is QUEST
 
 
 def test_expired_ticket_is_ticket_expired() -> None:
-    ticket = _ticket()
     with pytest.raises(Unauthorized) as error:
-        check_ticket(
-            ticket,
-            user_id=ticket.user_id,
-            action_id=ticket.action_id,
-            action_type=QUEST,
-            now_ms=ISSUED_MS + 60_001,
-        )
+        _presented(_ticket(), 60_001)
     assert _reason(error) is Reason.TICKET_EXPIRED
 
 
 def test_ticket_of_another_user_is_ticket_invalid() -> None:
-    ticket = _ticket()
     with pytest.raises(Unauthorized) as error:
-        check_ticket(
-            ticket, user_id=uuid4(), action_id=ticket.action_id, action_type=QUEST, now_ms=ISSUED_MS + 6_000
-        )
+        _presented(_ticket(), 6_000, user_id=uuid4())
     assert _reason(error) is Reason.TICKET_INVALID
 
 
 def test_ticket_for_another_action_id_is_ticket_invalid() -> None:
-    ticket = _ticket()
     with pytest.raises(Unauthorized) as error:
-        check_ticket(
-            ticket, user_id=ticket.user_id, action_id=uuid4(), action_type=QUEST, now_ms=ISSUED_MS + 6_000
-        )
+        _presented(_ticket(), 6_000, action_id=uuid4())
     assert _reason(error) is Reason.TICKET_INVALID
 
 
 def test_finished_faster_than_min_seconds_is_abuse_rejected_too_fast() -> None:
-    ticket = _ticket()
     with pytest.raises(AbuseRejected) as error:
-        check_ticket(
-            ticket,
-            user_id=ticket.user_id,
-            action_id=ticket.action_id,
-            action_type=QUEST,
-            now_ms=ISSUED_MS + 4_999,
-        )
+        _presented(_ticket(), 4_999)
     assert _reason(error) is Reason.TOO_FAST
     assert error.value.details["notBefore"] == ISSUED_MS + 5_000
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import pytest
 
-from services.api.top_cache import TopCache, strong_etag
+from services.api.top_cache import CachedBody, TopCache, strong_etag
 
 
 class FakeClock:
@@ -60,38 +61,37 @@ def test_strong_etag_is_quoted_not_weak_and_follows_the_body() -> None:
     assert etag != strong_etag(b"[2]")
 
 
-async def test_second_read_within_the_ttl_is_a_hit_without_loading() -> None:
+async def read_twice(
+    load: Loader, apart_s: float, on_hit: Callable[[bool], None] = lambda hit: None
+) -> tuple[CachedBody, CachedBody]:
+    """The global Top 10 read twice, `apart_s` apart, through a cache with a 500 ms TTL."""
     clock = FakeClock()
     cache = TopCache(ttl_ms=500, clock=clock)
+    first = await cache.get(("global", 10), load, on_hit)
+    clock.now += apart_s
+    return first, await cache.get(("global", 10), load, on_hit)
+
+
+async def test_second_read_within_the_ttl_is_a_hit_without_loading() -> None:
     load = Loader(b"a")
     seen: list[bool] = []
-    first = await cache.get(("global", 10), load, seen.append)
-    clock.now += 0.4
-    second = await cache.get(("global", 10), load, seen.append)
+    first, second = await read_twice(load, 0.4, seen.append)
     assert load.calls == 1
     assert seen == [False, True]
     assert second == first
 
 
 async def test_read_after_the_ttl_reloads() -> None:
-    clock = FakeClock()
-    cache = TopCache(ttl_ms=500, clock=clock)
     load = Loader(b"a", b"b")
-    first = await cache.get(("global", 10), load, lambda hit: None)
-    clock.now += 0.5
-    second = await cache.get(("global", 10), load, lambda hit: None)
+    first, second = await read_twice(load, 0.5)
     assert load.calls == 2
     assert second.body == b"b"
     assert second.etag != first.etag
 
 
 async def test_unchanged_body_keeps_the_same_etag_across_reloads() -> None:
-    clock = FakeClock()
-    cache = TopCache(ttl_ms=500, clock=clock)
     load = Loader(b"same", b"same")
-    first = await cache.get(("global", 10), load, lambda hit: None)
-    clock.now += 1
-    second = await cache.get(("global", 10), load, lambda hit: None)
+    first, second = await read_twice(load, 1)
     assert load.calls == 2
     assert second.etag == first.etag
 

@@ -1,0 +1,19 @@
+"""Fixtures of the end-to-end tests that drive a browser."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+
+@pytest.fixture
+async def playwright() -> AsyncIterator[Any]:
+    """Playwright's driver, for the Chromium browsers a test opens (tests/e2e/pages.py)."""
+    # Imported here, not above: importing pages skips the importing module where Chromium or
+    # Playwright is missing, and only the browser tests may be skipped for that.
+    from tests.e2e.pages import playwright_api
+
+    async with playwright_api.async_playwright() as driver:
+        yield driver
