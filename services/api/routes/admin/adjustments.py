@@ -9,8 +9,14 @@ from scoreboard.db import adjustments
 from scoreboard.db.adjustments import AdjustmentStatus
 from scoreboard.web.middleware import request_id_of
 from services.api import adjusting
-from services.api.admin_schemas import AdjustmentProposal, status_query
-from services.api.routes.admin.steps import admin_body, keyset_page, no_store, read_decision, signed_in_admin
+from services.api.admin_schemas import AdjustmentProposal
+from services.api.routes.admin.steps import (
+    admin_body,
+    list_by_status,
+    no_store,
+    read_decision,
+    signed_in_admin,
+)
 
 
 async def propose(request: Request) -> Response:
@@ -34,10 +40,4 @@ async def review(request: Request, *, approve: bool) -> Response:
 
 
 async def list_adjustments(request: Request) -> Response:
-    context, _ = await signed_in_admin(request)
-    status = status_query(request.query_params.get("status"), AdjustmentStatus)
-    return await keyset_page(
-        request,
-        lambda before, limit: adjustments.page(context.pool, status=status, before_seq=before, limit=limit),
-        cursor_of=lambda adjustment: adjustment.seq,
-    )
+    return await list_by_status(request, AdjustmentStatus, adjustments.page)

@@ -8,18 +8,11 @@ from starlette.responses import Response
 from scoreboard.db import reviews
 from scoreboard.db.reviews import ReviewStatus
 from services.api import moderating
-from services.api.admin_schemas import status_query
-from services.api.routes.admin.steps import keyset_page, no_store, read_decision, signed_in_admin
+from services.api.routes.admin.steps import list_by_status, no_store, read_decision
 
 
 async def list_reviews(request: Request) -> Response:
-    context, _ = await signed_in_admin(request)
-    status = status_query(request.query_params.get("status"), ReviewStatus)
-    return await keyset_page(
-        request,
-        lambda before, limit: reviews.page(context.pool, status=status, before_seq=before, limit=limit),
-        cursor_of=lambda review: review.seq,
-    )
+    return await list_by_status(request, ReviewStatus, reviews.page)
 
 
 async def decide(request: Request, *, ban: bool) -> Response:

@@ -4,6 +4,7 @@ their decision's reason, a keyset page of a table, and an answer no cache keeps.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from enum import StrEnum
 from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel
@@ -22,6 +23,7 @@ from services.api.admin_schemas import (
     decode_cursor,
     encode_cursor,
     id_path,
+    status_query,
 )
 from services.api.context import ApiContext, context_of
 from services.api.queries import int_query
@@ -38,7 +40,14 @@ class _Listed(Protocol):
     def to_json(self) -> dict[str, Any]: ...
 
 
+class _Sequenced(_Listed, Protocol):
+    @property
+    def seq(self) -> int: ...
+
+
 Row = TypeVar("Row", bound=_Listed)
+Item = TypeVar("Item", bound=_Sequenced)
+Status = TypeVar("Status", bound=StrEnum)
 
 
 def no_store(request: Request, body: Any, *, status_code: int = 200) -> Response:
@@ -83,3 +92,17 @@ async def keyset_page(
         "nextCursor": encode_cursor(cursor_of(page[-1])) if more else None,
     }
     return no_store(request, body)
+
+
+async def list_by_status(
+    request: Request, statuses: type[Status], page: Callable[..., Awaitable[Sequence[Item]]]
+) -> Response:
+    """GET /api/admin/<things>?status=&cursor=&limit=: a work queue (adjustments, reviews), newest
+    first, of one status or of all; `page` is its table module's (db/paging.py)."""
+    context, _ = await signed_in_admin(request)
+    status = status_query(request.query_params.get("status"), statuses)
+    return await keyset_page(
+        request,
+        lambda before, limit: page(context.pool, status=status, before_seq=before, limit=limit),
+        cursor_of=lambda item: item.seq,
+    )
