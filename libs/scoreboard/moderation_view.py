@@ -12,13 +12,13 @@ read stays in force.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import asyncpg
 
+from scoreboard.background import BackgroundLoop
 from scoreboard.db import moderation
 from scoreboard.db.moderation import Moderation, UserState
 from scoreboard.domain.errors import Reason, Unauthorized
@@ -38,7 +38,7 @@ class ModerationView:
         self._known: dict[UUID, Moderation] = {}  # users hidden, or exempt: the others are visible
         self._newest = _EPOCH
         self._lock = asyncio.Lock()
-        self._task: asyncio.Task[None] | None = None
+        self._loop = BackgroundLoop(self._run, name="moderation-view")
         self._failing = False
 
     def state(self, user_id: UUID) -> UserState:
@@ -61,14 +61,10 @@ class ModerationView:
         self._remember(user_id, found)
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="moderation-view")
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._loop.stop()
 
     async def _run(self) -> None:
         while True:

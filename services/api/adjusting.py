@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 from scoreboard.db import adjustments, audit, users
 from scoreboard.db.adjustments import Adjustment, AdjustmentStatus, Applied
@@ -20,7 +20,7 @@ from scoreboard.domain.ranking import to_micros
 from scoreboard.redis_store.connection import UNAVAILABLE_ERRORS as REDIS_DOWN
 from scoreboard.redis_store.job_queue import apply_score_job
 from scoreboard.telemetry import tracing
-from services.api.admin_schemas import AdjustmentProposal
+from services.api.admin_schemas import AdjustmentProposal, Decision
 from services.api.context import ApiContext
 from services.api.routes.admin.database import database_unavailable
 
@@ -75,18 +75,11 @@ async def propose(
 
 
 async def review(
-    context: ApiContext,
-    principal: Principal,
-    adjustment_id: UUID,
-    *,
-    approve: bool,
-    reason: str,
-    request_id: str,
-    ip: str | None,
-    user_agent: str | None,
+    context: ApiContext, decision: Decision, *, approve: bool, ip: str | None, user_agent: str | None
 ) -> Adjustment:
     """Approve (apply) or reject a pending adjustment. Racing reviews are served one after the
     other (the row is locked): the second finds it reviewed already (409)."""
+    principal, adjustment_id, reason = decision.principal, decision.target_id, decision.reason
     applied: Applied | None = None
     profile = ("", False)
     try:
@@ -108,7 +101,7 @@ async def review(
                 applied=applied,
             )
             action = "adjustment.approve" if approve else "adjustment.reject"
-            await work.append(_entry(principal, action, pending, reviewed, reason, request_id))
+            await work.append(_entry(principal, action, pending, reviewed, reason, decision.request_id))
     except DB_DOWN as error:
         raise database_unavailable() from error
     if applied is not None and applied.applied_delta:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any, TypeVar
 from uuid import UUID
@@ -23,6 +24,7 @@ from pydantic import (
 from scoreboard.domain.boards import BOARD_PATTERN
 from scoreboard.domain.errors import ValidationFailed
 from scoreboard.domain.flags import MAX_LIMIT_PER_MIN
+from scoreboard.domain.models import Principal
 from scoreboard.domain.windows import WINDOW_ID_PATTERN
 from services.api.schemas import PrintableStr
 
@@ -57,6 +59,16 @@ class AdminWrite(BaseModel):
 
 class AdminDecision(AdminWrite):
     """An approval, a rejection, a ban, an unban or a review's outcome: only its reason."""
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """POST /api/admin/<things>/{id}/<verb>, read: which admin decides, on what, and why."""
+
+    principal: Principal
+    target_id: UUID
+    reason: str
+    request_id: str
 
 
 MAX_ADJUSTMENT = 1_000_000_000

@@ -19,9 +19,9 @@ from scoreboard.db.moderation import UserState
 from scoreboard.db.pool import UNAVAILABLE_ERRORS as DB_DOWN
 from scoreboard.db.reviews import Review, ReviewStatus
 from scoreboard.domain.errors import Conflict, NotFound, Reason
-from scoreboard.domain.models import Principal
 from scoreboard.redis_store.connection import UNAVAILABLE_ERRORS as REDIS_DOWN
 from scoreboard.redis_store.job_queue import moderate_users_job
+from services.api.admin_schemas import Decision
 from services.api.context import ApiContext
 from services.api.routes.admin.database import database_unavailable
 
@@ -31,10 +31,9 @@ log = logging.getLogger("scoreboard.api.moderation")
 CLEARED_GRACE = timedelta(hours=24)
 
 
-async def set_banned(
-    context: ApiContext, principal: Principal, user_id: UUID, *, banned: bool, reason: str, request_id: str
-) -> dict[str, Any]:
+async def set_banned(context: ApiContext, decision: Decision, *, banned: bool) -> dict[str, Any]:
     """Ban (closing the user's open review, if any) or unban; the user's state after it."""
+    principal, user_id, reason = decision.principal, decision.target_id, decision.reason
     try:
         async with audit.audited(context.pool) as work:
             before = await moderation.lock_user(work.connection, user_id)
@@ -64,7 +63,7 @@ async def set_banned(
                     before={"state": before.value},
                     after={"state": after.value, "review": str(closed) if closed else None},
                     reason=reason,
-                    request_id=request_id,
+                    request_id=decision.request_id,
                 )
             )
     except DB_DOWN as error:
@@ -73,10 +72,9 @@ async def set_banned(
     return {"userId": str(user_id), "state": after.value}
 
 
-async def decide_review(
-    context: ApiContext, principal: Principal, review_id: UUID, *, ban: bool, reason: str, request_id: str
-) -> Review:
+async def decide_review(context: ApiContext, decision: Decision, *, ban: bool) -> Review:
     """Clear (visible again, and not quarantined automatically for CLEARED_GRACE) or ban."""
+    principal, review_id, reason = decision.principal, decision.target_id, decision.reason
     found = await _find(context, review_id)
     try:
         async with audit.audited(context.pool) as work:
@@ -112,7 +110,7 @@ async def decide_review(
                     before={**review.to_json(), "state": state.value},
                     after={**decided.to_json(), "state": after.value},
                     reason=reason,
-                    request_id=request_id,
+                    request_id=decision.request_id,
                 )
             )
     except DB_DOWN as error:

@@ -16,6 +16,8 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from scoreboard.db.adjustments import AdjustmentStatus
+from scoreboard.db.reviews import ReviewStatus
 from scoreboard.domain.boards import BOARD_PATTERN
 from scoreboard.domain.errors import ErrorCode
 from scoreboard.domain.windows import WINDOW_ID_PATTERN
@@ -49,21 +51,36 @@ def _error(description: str, retry_after: bool = False) -> dict[str, Any]:
     return _json(_ref("Error"), description, **(_RETRY_AFTER if retry_after else {}))
 
 
+def _required_body(schema: str) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": _ref(schema)}}}
+
+
 def _plain(description: str) -> dict[str, Any]:
     return {"description": description, "headers": _REQUEST_ID}
 
 
+def _object(properties: dict[str, Any], *, optional: Collection[str] = ()) -> dict[str, Any]:
+    """A JSON object whose properties are all required but the `optional` ones: the required list
+    is derived, so it cannot drift from the properties."""
+    required = [name for name in properties if name not in optional]
+    return {"type": "object", "required": required, "properties": properties}
+
+
 _UUID = {"type": "string", "format": "uuid"}
-_RANKED = {
-    "type": "object",
-    "required": ["userId", "displayName", "score", "rank"],
-    "properties": {
+_TEXT = {"type": "string"}
+_TEXT_OR_NULL = {"type": ["string", "null"]}
+_TIME = {"type": "string", "format": "date-time"}
+_TIME_OR_NULL = {"type": ["string", "null"], "format": "date-time"}
+_SCORE = {"type": "integer", "minimum": 0}
+_RANK_OR_NULL = {"type": ["integer", "null"], "minimum": 1}
+_RANKED = _object(
+    {
         "userId": {"type": ["string", "null"], "format": "uuid", "description": "null for private users"},
-        "displayName": {"type": "string"},
-        "score": {"type": "integer", "minimum": 0},
+        "displayName": _TEXT,
+        "score": _SCORE,
         "rank": {"type": "integer", "minimum": 1},
-    },
-}
+    }
+)
 _BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 _BOARD = {
     "name": "board",
@@ -113,14 +130,12 @@ _ADMIN_LIMIT = {
 
 
 def _page(item: str) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "required": ["items", "nextCursor"],
-        "properties": {
+    return _object(
+        {
             "items": {"type": "array", "items": _ref(item)},
             "nextCursor": {"type": ["string", "null"], "description": "null on the last page"},
-        },
-    }
+        }
+    )
 
 
 def _status(values: list[str]) -> dict[str, Any]:
@@ -132,133 +147,102 @@ def _status(values: list[str]) -> dict[str, Any]:
     }
 
 
+def _admin_list(summary: str, statuses: list[str], page: str) -> dict[str, Any]:
+    """GET of an admin work queue (adjustments, reviews): `?status=&cursor=&limit=`."""
+    return {
+        "get": {
+            "summary": summary,
+            "security": _BEARER,
+            "parameters": [_status(statuses), _CURSOR, _ADMIN_LIMIT],
+            "responses": {"200": _json(_ref(page), "one page"), **_ADMIN_ERRORS},
+        }
+    }
+
+
 def _admin_post(summary: str, body: str, answer: str, status: str = "200", **extra: Any) -> dict[str, Any]:
     return {
         "post": {
             "summary": summary,
             "security": _BEARER,
             **extra,
-            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref(body)}}},
+            "requestBody": _required_body(body),
             "responses": {status: _json(_ref(answer), "done, audited"), **_ADMIN_WRITE_ERRORS},
         }
     }
 
 
+def _work_item(statuses: list[str], properties: dict[str, Any]) -> dict[str, Any]:
+    """An adjustment or a review: what an admin decides on, in an admin list (as its to_json)."""
+    return _object(
+        {"id": _UUID, "status": {"type": "string", "enum": statuses}, "userId": _UUID, **properties}
+    )
+
+
+# The admin lists' `?status=` and their items' `status`: the tables' own values.
+_ADJUSTMENT_STATUSES = [status.value for status in AdjustmentStatus]
+_REVIEW_STATUSES = [status.value for status in ReviewStatus]
+_MY_SCORE = {"userId": _UUID, "board": _TEXT, "window": _TEXT, "score": _SCORE, "rank": _RANK_OR_NULL}
+
 RESPONSE_SCHEMAS: dict[str, Any] = {
-    "Error": {
-        "type": "object",
-        "required": ["code", "message", "details"],
-        "properties": {
+    "Error": _object(
+        {
             "code": {"type": "string", "enum": [code.value for code in ErrorCode]},
-            "message": {"type": "string"},
+            "message": _TEXT,
             "details": {"type": "object"},
-        },
-    },
+        }
+    ),
     "RankedEntry": _RANKED,
-    "ActionTicket": {
-        "type": "object",
-        "required": ["actionId", "nonce", "type", "points", "notBefore", "expiresAt"],
-        "properties": {
+    "ActionTicket": _object(
+        {
             "actionId": _UUID,
-            "nonce": {"type": "string"},
-            "type": {"type": "string"},
+            "nonce": _TEXT,
+            "type": _TEXT,
             "points": {"type": "integer", "minimum": 1},
             "notBefore": {"type": "integer", "description": "unix milliseconds"},
             "expiresAt": {"type": "integer", "description": "unix milliseconds"},
-        },
-    },
-    "IncrementResult": {
-        "type": "object",
-        "required": ["userId", "newScore", "rank", "replayed", "boards"],
-        "properties": {
+        }
+    ),
+    "IncrementResult": _object(
+        {
             "userId": _UUID,
-            "newScore": {"type": "integer", "minimum": 0, "description": "on the main board"},
-            "rank": {"type": ["integer", "null"], "minimum": 1, "description": "on the main board"},
+            "newScore": {**_SCORE, "description": "on the main board"},
+            "rank": {**_RANK_OR_NULL, "description": "on the main board"},
             "replayed": {"type": "boolean"},
             "boards": {
                 "type": "object",
                 "description": "every board that counted the increment",
-                "additionalProperties": {
-                    "type": "object",
-                    "required": ["window", "newScore", "rank"],
-                    "properties": {
-                        "window": {"type": "string"},
-                        "newScore": {"type": "integer", "minimum": 0},
-                        "rank": {"type": ["integer", "null"], "minimum": 1},
-                    },
-                },
+                "additionalProperties": _object({"window": _TEXT, "newScore": _SCORE, "rank": _RANK_OR_NULL}),
             },
             "top10IfChanged": {"type": "array", "items": _ref("RankedEntry")},
         },
-    },
-    "MyScore": {
-        "type": "object",
-        "required": ["userId", "board", "window", "score", "rank"],
-        "properties": {
-            "userId": _UUID,
-            "board": {"type": "string"},
-            "window": {"type": "string"},
-            "score": {"type": "integer", "minimum": 0},
-            "rank": {"type": ["integer", "null"], "minimum": 1},
-        },
-    },
-    "AroundMe": {
-        "type": "object",
-        "required": ["userId", "board", "window", "score", "rank", "entries"],
-        "properties": {
-            "userId": _UUID,
-            "board": {"type": "string"},
-            "window": {"type": "string"},
-            "score": {"type": "integer", "minimum": 0},
-            "rank": {"type": ["integer", "null"], "minimum": 1},
-            "entries": {"type": "array", "items": _ref("RankedEntry")},
-        },
-    },
-    "RealtimeToken": {
-        "type": "object",
-        "required": ["token", "expiresIn"],
-        "properties": {"token": {"type": "string"}, "expiresIn": {"type": "integer", "minimum": 1}},
-    },
-    "Health": {"type": "object", "required": ["status"], "properties": {"status": {"type": "string"}}},
-    "Board": {
-        "type": "object",
-        "required": ["id", "title", "types", "ranks", "retain", "window", "next"],
-        "properties": {
-            "id": {"type": "string"},
-            "title": {"type": "string"},
-            "types": {"type": "array", "items": {"type": "string"}},
+        optional={"top10IfChanged"},
+    ),
+    "MyScore": _object(_MY_SCORE),
+    "AroundMe": _object({**_MY_SCORE, "entries": {"type": "array", "items": _ref("RankedEntry")}}),
+    "RealtimeToken": _object({"token": _TEXT, "expiresIn": {"type": "integer", "minimum": 1}}),
+    "Health": _object({"status": _TEXT}),
+    "Board": _object(
+        {
+            "id": _TEXT,
+            "title": _TEXT,
+            "types": {"type": "array", "items": _TEXT},
             "ranks": {"type": "string", "enum": ["unique", "shared"]},
             "retain": {"type": "integer", "minimum": 0},
-            "window": {
-                "type": "object",
-                "required": ["id", "start", "end"],
-                "properties": {
-                    "id": {"type": "string"},
+            "window": _object(
+                {
+                    "id": _TEXT,
                     "start": {"type": ["integer", "null"], "description": "unix ms"},
                     "end": {"type": ["integer", "null"], "description": "unix ms, exclusive"},
-                },
-            },
+                }
+            ),
             "next": {"type": ["integer", "null"], "description": "the next reset, unix ms"},
-        },
-    },
-    "Privacy": {
-        "type": "object",
-        "required": ["userId", "public"],
-        "properties": {
-            "userId": _UUID,
-            "public": {"type": "boolean", "description": "false: shown as Anonymous"},
-        },
-    },
-    "Flags": {
-        "type": "object",
-        "required": [
-            "increments",
-            "realtime",
-            "rate_limit_user_per_min",
-            "rate_limit_ip_per_min",
-            "version",
-        ],
-        "properties": {
+        }
+    ),
+    "Privacy": _object(
+        {"userId": _UUID, "public": {"type": "boolean", "description": "false: shown as Anonymous"}}
+    ),
+    "Flags": _object(
+        {
             "increments": {"type": "boolean", "description": "false: writes answer 503 maintenance"},
             "realtime": {"type": "boolean", "description": "false: the gateway ends streams, answers 503"},
             "rate_limit_user_per_min": {
@@ -272,99 +256,58 @@ RESPONSE_SCHEMAS: dict[str, Any] = {
                 "description": "null: the environment's SCOREBOARD_RATE_LIMIT_IP_PER_MIN",
             },
             "version": {"type": "integer", "minimum": 0, "description": "grows with every change"},
-        },
-    },
-    "AuditRow": {
-        "type": "object",
-        "required": ["id", "at", "actor", "action", "target", "before", "after", "reason", "requestId"],
-        "properties": {
+        }
+    ),
+    "AuditRow": _object(
+        {
             "id": {"type": "integer"},
-            "at": {"type": "string", "format": "date-time"},
+            "at": _TIME,
             "actor": {"type": "string", "description": "the admin's user id, or a system actor"},
-            "action": {"type": "string"},
-            "target": {"type": ["string", "null"]},
+            "action": _TEXT,
+            "target": _TEXT_OR_NULL,
             "before": {"type": ["object", "null"]},
             "after": {"type": ["object", "null"]},
-            "reason": {"type": "string"},
-            "requestId": {"type": ["string", "null"]},
-        },
-    },
+            "reason": _TEXT,
+            "requestId": _TEXT_OR_NULL,
+        }
+    ),
     "AuditPage": _page("AuditRow"),
-    "Adjustment": {
-        "type": "object",
-        "required": [
-            "id",
-            "status",
-            "userId",
-            "board",
-            "window",
-            "delta",
-            "reason",
-            "proposedBy",
-            "proposedAt",
-            "reviewedBy",
-            "reviewedAt",
-            "reviewReason",
-            "appliedDelta",
-            "scoreAfter",
-        ],
-        "properties": {
-            "id": _UUID,
-            "status": {"type": "string", "enum": ["pending", "approved", "rejected"]},
-            "userId": _UUID,
-            "board": {"type": "string"},
+    "Adjustment": _work_item(
+        _ADJUSTMENT_STATUSES,
+        {
+            "board": _TEXT,
             "window": {"type": "string", "description": "the window it applies to (resolved when proposed)"},
             "delta": {"type": "integer", "description": "as proposed"},
-            "reason": {"type": "string"},
-            "proposedBy": {"type": "string"},
-            "proposedAt": {"type": "string", "format": "date-time"},
-            "reviewedBy": {"type": ["string", "null"]},
-            "reviewedAt": {"type": ["string", "null"], "format": "date-time"},
-            "reviewReason": {"type": ["string", "null"]},
+            "reason": _TEXT,
+            "proposedBy": _TEXT,
+            "proposedAt": _TIME,
+            "reviewedBy": _TEXT_OR_NULL,
+            "reviewedAt": _TIME_OR_NULL,
+            "reviewReason": _TEXT_OR_NULL,
             "appliedDelta": {
                 "type": ["integer", "null"],
                 "description": "what the approval really changed (a score never goes below 0)",
             },
             "scoreAfter": {"type": ["integer", "null"], "minimum": 0},
         },
-    },
+    ),
     "AdjustmentPage": _page("Adjustment"),
-    "Review": {
-        "type": "object",
-        "required": [
-            "id",
-            "status",
-            "userId",
-            "displayName",
-            "rule",
-            "observed",
-            "openedAt",
-            "closedBy",
-            "closedAt",
-            "closeReason",
-        ],
-        "properties": {
-            "id": _UUID,
-            "status": {"type": "string", "enum": ["open", "cleared", "banned"]},
-            "userId": _UUID,
-            "displayName": {"type": "string"},
+    "Review": _work_item(
+        _REVIEW_STATUSES,
+        {
+            "displayName": _TEXT,
             "rule": {"type": "string", "description": "the anomaly rule that fired, e.g. overall.per_minute"},
             "observed": {"type": "object", "description": "what the detector saw: points, limit, window"},
-            "openedAt": {"type": "string", "format": "date-time"},
-            "closedBy": {"type": ["string", "null"]},
-            "closedAt": {"type": ["string", "null"], "format": "date-time"},
-            "closeReason": {"type": ["string", "null"]},
+            "openedAt": _TIME,
+            "closedBy": _TEXT_OR_NULL,
+            "closedAt": _TIME_OR_NULL,
+            "closeReason": _TEXT_OR_NULL,
         },
-    },
+    ),
     "ReviewPage": _page("Review"),
-    "UserState": {
-        "type": "object",
-        "required": ["userId", "state"],
-        "properties": {
-            "userId": _UUID,
-            "state": {"type": "string", "enum": ["visible", "quarantined", "banned"]},
-        },
-    },
+    "UserState": _object(
+        {"userId": _UUID, "state": {"type": "string", "enum": ["visible", "quarantined", "banned"]}}
+    ),
 }
 
 
@@ -409,10 +352,7 @@ PATHS: dict[str, Any] = {
                     "schema": {"type": "string", "pattern": TIMESTAMP_PATTERN},
                 },
             ],
-            "requestBody": {
-                "required": True,
-                "content": {"application/json": {"schema": _ref("IncrementRequest")}},
-            },
+            "requestBody": _required_body("IncrementRequest"),
             "responses": {
                 "200": _json(_ref("IncrementResult"), "committed, or replayed (Idempotent-Replayed: true)"),
                 **_COMMON_AUTH_ERRORS,
@@ -493,10 +433,7 @@ PATHS: dict[str, Any] = {
         "put": {
             "summary": "Be shown by name or as Anonymous on every board and stream (within 2 s)",
             "security": _BEARER,
-            "requestBody": {
-                "required": True,
-                "content": {"application/json": {"schema": _ref("PrivacyRequest")}},
-            },
+            "requestBody": _required_body("PrivacyRequest"),
             "responses": {
                 "200": _json(_ref("Privacy"), "the choice recorded"),
                 **_COMMON_AUTH_ERRORS,
@@ -530,10 +467,7 @@ PATHS: dict[str, Any] = {
                 "unknown flag, or a missing, blank or over-long reason is a 400 and changes nothing."
             ),
             "security": _BEARER,
-            "requestBody": {
-                "required": True,
-                "content": {"application/json": {"schema": _ref("FlagsUpdate")}},
-            },
+            "requestBody": _required_body("FlagsUpdate"),
             "responses": {
                 "200": _json(_ref("Flags"), "the flags after the change"),
                 **_ADMIN_ERRORS,
@@ -545,19 +479,7 @@ PATHS: dict[str, Any] = {
         "get": {
             "summary": "The audit log, newest first (admins)",
             "security": _BEARER,
-            "parameters": [
-                {
-                    "name": "cursor",
-                    "in": "query",
-                    "description": "opaque: the nextCursor of the previous page",
-                    "schema": {"type": "string"},
-                },
-                {
-                    "name": "limit",
-                    "in": "query",
-                    "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
-                },
-            ],
+            "parameters": [_CURSOR, _ADMIN_LIMIT],
             "responses": {"200": _json(_ref("AuditPage"), "one page"), **_ADMIN_ERRORS},
         }
     },
@@ -572,12 +494,7 @@ PATHS: dict[str, Any] = {
         }
     },
     "/api/admin/adjustments": {
-        "get": {
-            "summary": "Score adjustments, newest first (admins)",
-            "security": _BEARER,
-            "parameters": [_status(["pending", "approved", "rejected"]), _CURSOR, _ADMIN_LIMIT],
-            "responses": {"200": _json(_ref("AdjustmentPage"), "one page"), **_ADMIN_ERRORS},
-        },
+        **_admin_list("Score adjustments, newest first (admins)", _ADJUSTMENT_STATUSES, "AdjustmentPage"),
         **_admin_post(
             "Propose a score adjustment (admins): pending until another admin approves it",
             "AdjustmentProposal",
@@ -621,12 +538,11 @@ PATHS: dict[str, Any] = {
         parameters=[_ID],
     ),
     "/api/admin/reviews": {
-        "get": {
-            "summary": "The anomaly detector's reviews, newest first (admins)",
-            "security": _BEARER,
-            "parameters": [_status(["open", "cleared", "banned"]), _CURSOR, _ADMIN_LIMIT],
-            "responses": {"200": _json(_ref("ReviewPage"), "one page"), **_ADMIN_ERRORS},
-        }
+        **_admin_list(
+            "The anomaly detector's reviews, newest first (admins)",
+            _REVIEW_STATUSES,
+            "ReviewPage",
+        )
     },
     "/api/admin/reviews/{id}/clear": _admin_post(
         "Clear an open review: the quarantined user is shown again (and not quarantined again for 24 h)",

@@ -48,14 +48,6 @@ async def ranked_slice(
         raise _unavailable() from error
 
 
-async def score_and_rank(
-    context: ApiContext, board: Board, window_id: str, user_id: UUID
-) -> tuple[int, int] | None:
-    """(score, rank), or None when the user has no score; Unavailable when neither store answers."""
-    found = await own_standing(context, board, window_id, user_id)
-    return None if found is None else (found.score, found.rank)
-
-
 async def own_standing(
     context: ApiContext, board: Board, window_id: str, user_id: UUID
 ) -> OwnStanding | None:
@@ -69,13 +61,6 @@ async def own_standing(
         except REDIS_UNREADABLE:
             context.metrics.read_fallbacks.inc()
     return await _own_standing_from_database(context, board, window_id, user_id)
-
-
-async def score_and_rank_from_database(
-    context: ApiContext, board: Board, window_id: str, user_id: UUID
-) -> tuple[int, int] | None:
-    found = await _own_standing_from_database(context, board, window_id, user_id)
-    return None if found is None else (found.score, found.rank)
 
 
 async def _own_standing_from_database(
@@ -96,9 +81,9 @@ async def rank_now(
     try:
         if from_database:
             context.metrics.read_fallbacks.inc()
-            found = await score_and_rank_from_database(context, board, window_id, user_id)
+            found = await _own_standing_from_database(context, board, window_id, user_id)
         else:
-            found = await score_and_rank(context, board, window_id, user_id)
+            found = await own_standing(context, board, window_id, user_id)
     except Unavailable:
         return None
-    return found[1] if found else None
+    return found.rank if found else None

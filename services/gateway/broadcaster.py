@@ -9,7 +9,6 @@ connections alone, written at once: the fast lane, whose cost does not grow with
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Iterable
@@ -21,6 +20,7 @@ from opentelemetry.trace import SpanKind
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from scoreboard.background import cancel_and_wait
 from scoreboard.domain.boards import ALL_TIME_GLOBAL, Board
 from scoreboard.domain.events import TOP_SIZE, EventType, leaderboard_updated
 from scoreboard.domain.windows import ALL as ALL_TIME
@@ -93,9 +93,7 @@ class Broadcaster:
 
     async def stop(self) -> None:
         for task in self._tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
 
     async def _beat(self) -> None:
         """One timer for every connection: a comment line keeps idle streams (and proxies) open."""

@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
+from scoreboard.background import BackgroundLoop
 from scoreboard.db import audit, moderation, reviews, score_events
 from scoreboard.db.moderation import Moderation, UserState
 from scoreboard.db.pool import UNAVAILABLE_ERRORS as DB_DOWN
@@ -91,17 +92,13 @@ class AnomalyWatch:
         self._newest_at_s = 0.0
         self._next_checkpoint = 0.0
         self._next_prune = 0.0
-        self._task: asyncio.Task[None] | None = None
+        self._loop = BackgroundLoop(self._run, name="anomaly-watch")
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="anomaly-watch")
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._loop.stop()
         with contextlib.suppress(*REDIS_DOWN):
             await self._release(keys=[ANOMALY_LEADER], args=[self._token])
         if self._on_stop is not None:

@@ -44,6 +44,13 @@ PRUNE_EVERY_S = 60.0
 
 PageHook = Callable[[int], Awaitable[None]]
 
+# The change feeds each tick carries to Redis after the boards: how many entries each changed
+# (the outcome's `profiles:N`, `moderation:N`); one skipped while a store is away skips alone.
+CHANGE_FEEDS: dict[str, Callable[[WorkerContext], Awaitable[int]]] = {
+    "profiles": profiles.sync_profiles,
+    "moderation": moderation.sync_moderation,
+}
+
 
 async def reconcile(ctx: dict[str, Any]) -> str:
     context = context_of(ctx)
@@ -62,18 +69,13 @@ async def reconcile(ctx: dict[str, Any]) -> str:
             log.warning("reconcile skipped", extra={"board": board.id, "error": type(error).__name__})
             context.metrics.jobs.labels("reconcile", "skipped").inc()
             outcome.append("skipped")
-    try:
-        if corrected := await profiles.sync_profiles(context):
-            outcome.append(f"profiles:{corrected}")
-    except (*REDIS_DOWN, *DB_DOWN) as error:
-        log.warning("profile sync skipped", extra={"error": type(error).__name__})
-        outcome.append("profiles:skipped")
-    try:
-        if moved := await moderation.sync_moderation(context):
-            outcome.append(f"moderation:{moved}")
-    except (*REDIS_DOWN, *DB_DOWN) as error:
-        log.warning("moderation sync skipped", extra={"error": type(error).__name__})
-        outcome.append("moderation:skipped")
+    for name, sync in CHANGE_FEEDS.items():
+        try:
+            if changed := await sync(context):
+                outcome.append(f"{name}:{changed}")
+        except (*REDIS_DOWN, *DB_DOWN) as error:
+            log.warning("%s sync skipped", name, extra={"error": type(error).__name__})
+            outcome.append(f"{name}:skipped")
     return ",".join(outcome)
 
 

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from scoreboard.background import BackgroundLoop
 from scoreboard.domain.boards import Board
 from scoreboard.domain.events import TOP_SIZE, leaderboard_updated
 from scoreboard.domain.ranking import shared_ranks, unique_ranks
@@ -46,22 +47,17 @@ class TopPublisher:
         self._boards = boards
         self._dirty: set[tuple[str, str]] = set()  # (board, window)
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._loop = BackgroundLoop(self._run, name="top-publisher")
 
     def mark_dirty(self, board_id: str, window_id: str) -> None:
         self._dirty.add((board_id, window_id))
         self._wake.set()
 
     def start(self) -> None:
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._run(), name="top-publisher")
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._loop.stop()
         for board_id, window_id in list(self._dirty):  # a last flush: a clean shutdown loses nothing
             with contextlib.suppress(RedisError, OSError):
                 await self.publish_if_changed(board_id, window_id, force_wait=True)

@@ -22,7 +22,7 @@ from redis.asyncio import Redis
 
 from scoreboard.redis_store.keys import JOB_QUEUE, BoardKeys
 from scoreboard.security.bearer import mint_dev_token
-from scoreboard.security.signing import canonical_increment, sign
+from scoreboard.security.client import build_increment_request
 from scoreboard.security.tickets import Ticket, TicketBook
 from tests.factories import JWT_SECRET, SIGNING_KEYS, TICKET_SECRET, Player
 
@@ -103,23 +103,19 @@ def signed_request(
     key_id: str = "default",
     secret: str | None = None,
 ) -> tuple[Headers, dict[str, Any]]:
-    """A request signed exactly as the contract says, with every input under the caller's control."""
-    user = user_id if user_id is not None else str(player.user_id)
-    stamp = str(timestamp if timestamp is not None else int(time.time()))
-    canonical = canonical_increment(
-        user_id=user, action_id=action_id, delta=delta, nonce=nonce, timestamp=stamp
+    """A request signed exactly as the contract says (by the backends' own client helper), with
+    every input under the caller's control: another user's id, an unknown key id, a wrong secret."""
+    request = build_increment_request(
+        token=player.token,
+        signing_key=secret if secret is not None else SIGNING_KEYS[key_id],
+        user_id=user_id if user_id is not None else str(player.user_id),
+        action_id=action_id,
+        nonce=nonce,
+        delta=delta,
+        key_id=key_id,
+        timestamp=timestamp,
     )
-    body: dict[str, Any] = {
-        "userId": user,
-        "actionId": action_id,
-        "nonce": nonce,
-        "signature": sign(secret if secret is not None else SIGNING_KEYS[key_id], canonical),
-        "keyId": key_id,
-    }
-    if delta is not None:
-        body["delta"] = delta
-    headers: Headers = {"authorization": f"Bearer {player.token}", "x-request-timestamp": stamp}
-    return headers, body
+    return request.headers, request.body
 
 
 def minted_ticket(player: Player, action_type: str, issued_at_ms: int) -> dict[str, Any]:

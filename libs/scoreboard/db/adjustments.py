@@ -15,10 +15,9 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from asyncpg.pool import PoolConnectionProxy
 
-Connection = asyncpg.Connection | PoolConnectionProxy
-Executor = asyncpg.Pool | Connection
+from scoreboard.db import paging
+from scoreboard.db.pool import Connection, Executor
 
 
 class AdjustmentStatus(StrEnum):
@@ -69,6 +68,7 @@ _COLUMNS = (
     "id, seq, user_id, board_id, window_id, delta, reason, status, proposed_by, proposed_at, "
     "reviewed_by, reviewed_at, review_reason, event_id, applied_delta, score_after"
 )
+_SELECT = f"SELECT {_COLUMNS} FROM adjustments"  # noqa: S608 - fixed columns
 
 
 def _adjustment(row: asyncpg.Record) -> Adjustment:
@@ -106,7 +106,7 @@ async def propose(
 async def lock(connection: Connection, adjustment_id: UUID) -> Adjustment | None:
     """The adjustment, locked until the end of the caller's transaction; None when unknown."""
     row = await connection.fetchrow(
-        f"SELECT {_COLUMNS} FROM adjustments WHERE id = $1 FOR UPDATE",  # noqa: S608 - fixed columns
+        f"{_SELECT} WHERE id = $1 FOR UPDATE",
         adjustment_id,
     )
     return None if row is None else _adjustment(row)
@@ -169,12 +169,7 @@ async def page(
     executor: Executor, *, status: AdjustmentStatus | None, before_seq: int | None, limit: int
 ) -> list[Adjustment]:
     """Newest first, keyset-paged: those proposed before `before_seq` (all when None)."""
-    rows = await executor.fetch(
-        f"SELECT {_COLUMNS} FROM adjustments "  # noqa: S608 - fixed columns
-        "WHERE ($1::text IS NULL OR status = $1) AND ($2::bigint IS NULL OR seq < $2) "
-        "ORDER BY seq DESC LIMIT $3",
-        status.value if status else None,
-        before_seq,
-        limit,
+    rows = await paging.newest_first(
+        executor, _SELECT, table="adjustments", status=status, before_seq=before_seq, limit=limit
     )
     return [_adjustment(row) for row in rows]

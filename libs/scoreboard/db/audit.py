@@ -22,12 +22,11 @@ from typing import Any
 
 import asyncpg
 import orjson
-from asyncpg.pool import PoolConnectionProxy
+
+from scoreboard.db.pool import Connection, Executor
 
 # The same logger as the API's refusal lines: one stream for everything an auditor reads.
 audit_log = logging.getLogger("scoreboard.audit")
-
-Connection = asyncpg.Connection | PoolConnectionProxy
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,9 +137,7 @@ async def audited(pool: asyncpg.Pool) -> AsyncIterator[Audited]:
         log_record(record)
 
 
-async def page(
-    executor: asyncpg.Pool | Connection, *, before_id: int | None, limit: int
-) -> list[AuditRecord]:
+async def page(executor: Executor, *, before_id: int | None, limit: int) -> list[AuditRecord]:
     """Newest first, keyset-paged: the rows older than `before_id` (all when None)."""
     rows = await executor.fetch(
         "SELECT id, at, actor, action, target, before, after, reason, request_id FROM audit_log "

@@ -6,12 +6,9 @@ import dataclasses
 from typing import Any
 
 import asyncpg
-from asyncpg.pool import PoolConnectionProxy
 
+from scoreboard.db.pool import Connection, Executor
 from scoreboard.domain.flags import RuntimeFlags, StoredFlags
-
-Connection = asyncpg.Connection | PoolConnectionProxy
-Executor = asyncpg.Pool | Connection
 
 _SELECT = (
     "SELECT increments, realtime, rate_limit_user_per_min, rate_limit_ip_per_min, version FROM runtime_flags"

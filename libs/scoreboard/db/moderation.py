@@ -12,11 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
 
-import asyncpg
-from asyncpg.pool import PoolConnectionProxy
-
-Connection = asyncpg.Connection | PoolConnectionProxy
-Executor = asyncpg.Pool | Connection
+from scoreboard.db.pool import Connection, Executor
 
 NIL_UUID = UUID(int=0)
 

@@ -10,8 +10,14 @@ import asyncpg
 
 # asyncpg could not encode an argument (a lone surrogate in a str, say): the data, not the server.
 from asyncpg.exceptions._base import DataError as ArgumentEncodingError
+from asyncpg.pool import PoolConnectionProxy
 
 from scoreboard.config import DatabaseSettings
+
+# What the repository modules' queries run on: a connection (the caller's transaction, when the
+# change and its audit row must commit together) or the pool (a connection of its own).
+Connection = asyncpg.Connection | PoolConnectionProxy
+Executor = asyncpg.Pool | Connection
 
 # Everything that means "the database is not reachable right now" (vs. a bug in our SQL).
 UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
@@ -55,4 +61,11 @@ async def is_reachable(pool: asyncpg.Pool, timeout_s: float = 1.0) -> bool:
     return True
 
 
-__all__ = ["UNAVAILABLE_ERRORS", "ArgumentEncodingError", "create_pool_lazily", "is_reachable"]
+__all__ = [
+    "UNAVAILABLE_ERRORS",
+    "ArgumentEncodingError",
+    "Connection",
+    "Executor",
+    "create_pool_lazily",
+    "is_reachable",
+]

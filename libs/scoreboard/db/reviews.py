@@ -14,10 +14,9 @@ from uuid import UUID
 
 import asyncpg
 import orjson
-from asyncpg.pool import PoolConnectionProxy
 
-Connection = asyncpg.Connection | PoolConnectionProxy
-Executor = asyncpg.Pool | Connection
+from scoreboard.db import paging
+from scoreboard.db.pool import Connection, Executor
 
 
 class ReviewStatus(StrEnum):
@@ -59,6 +58,7 @@ _COLUMNS = (
     "r.id, r.seq, r.user_id, u.display_name, r.rule, r.observed, r.status, r.opened_at, r.closed_by, "
     "r.closed_at, r.close_reason"
 )
+_SELECT = f"SELECT {_COLUMNS} FROM reviews r JOIN users u ON u.id = r.user_id"  # noqa: S608 - fixed
 
 
 def _review(row: asyncpg.Record) -> Review:
@@ -85,7 +85,7 @@ async def open_review(
 
 async def find(executor: Executor, review_id: UUID) -> Review | None:
     row = await executor.fetchrow(
-        f"SELECT {_COLUMNS} FROM reviews r JOIN users u ON u.id = r.user_id WHERE r.id = $1",  # noqa: S608
+        f"{_SELECT} WHERE r.id = $1",
         review_id,
     )
     return None if row is None else _review(row)
@@ -94,8 +94,7 @@ async def find(executor: Executor, review_id: UUID) -> Review | None:
 async def lock(connection: Connection, review_id: UUID) -> Review | None:
     """The review, locked until the end of the caller's transaction; None when unknown."""
     row = await connection.fetchrow(
-        f"SELECT {_COLUMNS} FROM reviews r JOIN users u ON u.id = r.user_id WHERE r.id = $1 "  # noqa: S608
-        "FOR UPDATE OF r",
+        f"{_SELECT} WHERE r.id = $1 FOR UPDATE OF r",
         review_id,
     )
     return None if row is None else _review(row)
@@ -133,12 +132,7 @@ async def page(
     executor: Executor, *, status: ReviewStatus | None, before_seq: int | None, limit: int
 ) -> list[Review]:
     """Newest first, keyset-paged: those opened before `before_seq` (all when None)."""
-    rows = await executor.fetch(
-        f"SELECT {_COLUMNS} FROM reviews r JOIN users u ON u.id = r.user_id "  # noqa: S608
-        "WHERE ($1::text IS NULL OR r.status = $1) AND ($2::bigint IS NULL OR r.seq < $2) "
-        "ORDER BY r.seq DESC LIMIT $3",
-        status.value if status else None,
-        before_seq,
-        limit,
+    rows = await paging.newest_first(
+        executor, _SELECT, table="r", status=status, before_seq=before_seq, limit=limit
     )
     return [_review(row) for row in rows]

@@ -8,12 +8,10 @@ from uuid import UUID
 
 import asyncpg
 import orjson
-from asyncpg.pool import PoolConnectionProxy
 
+from scoreboard.db.pool import Executor
 from scoreboard.domain.boards import Board, in_answer_order
 from scoreboard.domain.models import BoardCount, IncrementRecord
-
-Executor = asyncpg.Pool | asyncpg.Connection | PoolConnectionProxy
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,10 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-import asyncpg
-from asyncpg.pool import PoolConnectionProxy
+from scoreboard.db.pool import Executor
 
-Executor = asyncpg.Pool | asyncpg.Connection | PoolConnectionProxy
 Profile = tuple[str, bool]  # display name, is public
 
 

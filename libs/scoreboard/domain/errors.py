@@ -48,9 +48,23 @@ class Reason(StrEnum):
     WINDOW_CLOSED = "window_closed"
 
 
+# What a refusal says when whoever raises it says nothing more precise.
+DEFAULT_MESSAGES: dict[ErrorCode, str] = {
+    ErrorCode.VALIDATION_ERROR: "the request is not valid",
+    ErrorCode.UNAUTHENTICATED: "a valid bearer token is required",
+    ErrorCode.UNAUTHORIZED: "this request is not allowed",
+    ErrorCode.IDEMPOTENCY_CONFLICT: "this actionId was already used with a different payload",
+    ErrorCode.ABUSE_REJECTED: "the request was refused by an anti-abuse rule",
+    ErrorCode.CONFLICT: "the resource is not in a state that allows this",
+    ErrorCode.RATE_LIMITED: "too many requests",
+    ErrorCode.NOT_FOUND: "no such resource",
+    ErrorCode.UNAVAILABLE: "the service is temporarily unavailable",
+    ErrorCode.INTERNAL_ERROR: "internal error",
+}
+
+
 class ScoreboardError(Exception):
     code: ErrorCode = ErrorCode.INTERNAL_ERROR
-    default_message = "internal error"
 
     def __init__(
         self,
@@ -59,7 +73,7 @@ class ScoreboardError(Exception):
         reason: Reason | None = None,
         details: dict[str, Any] | None = None,
     ) -> None:
-        self.message = message or self.default_message
+        self.message = message or DEFAULT_MESSAGES[self.code]
         self.reason = reason
         self.details = dict(details or {})
         if reason is not None:
@@ -69,44 +83,36 @@ class ScoreboardError(Exception):
 
 class ValidationFailed(ScoreboardError):
     code = ErrorCode.VALIDATION_ERROR
-    default_message = "the request is not valid"
 
 
 class Unauthenticated(ScoreboardError):
     code = ErrorCode.UNAUTHENTICATED
-    default_message = "a valid bearer token is required"
 
 
 class Unauthorized(ScoreboardError):
     code = ErrorCode.UNAUTHORIZED
-    default_message = "this request is not allowed"
 
 
 class NotFound(ScoreboardError):
     code = ErrorCode.NOT_FOUND
-    default_message = "no such resource"
 
 
 class IdempotencyConflict(ScoreboardError):
     code = ErrorCode.IDEMPOTENCY_CONFLICT
-    default_message = "this actionId was already used with a different payload"
 
 
 class AbuseRejected(ScoreboardError):
     code = ErrorCode.ABUSE_REJECTED
-    default_message = "the request was refused by an anti-abuse rule"
 
 
 class Conflict(ScoreboardError):
     """An admin resource is not in a state that allows this (approved already, not banned...)."""
 
     code = ErrorCode.CONFLICT
-    default_message = "the resource is not in a state that allows this"
 
 
 class RateLimited(ScoreboardError):
     code = ErrorCode.RATE_LIMITED
-    default_message = "too many requests"
 
     def __init__(self, retry_after_s: int, scope: str) -> None:
         super().__init__(
@@ -118,7 +124,6 @@ class RateLimited(ScoreboardError):
 
 class Unavailable(ScoreboardError):
     code = ErrorCode.UNAVAILABLE
-    default_message = "the service is temporarily unavailable"
 
     def __init__(self, message: str | None = None, *, reason: Reason, retry_after_s: int = 1):
         super().__init__(message, reason=reason)

@@ -11,7 +11,6 @@ interpreter, and a test may run several apps, each with its own database, in one
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
@@ -21,6 +20,7 @@ from openfeature import api
 from openfeature.provider import FeatureProvider
 from openfeature.provider.no_op_provider import NoOpProvider
 
+from scoreboard.background import BackgroundLoop
 from scoreboard.config import FlagSettings
 from scoreboard.domain.flags import EffectiveFlags, StoredFlags
 from scoreboard.flags.provider import SnapshotProvider
@@ -54,7 +54,7 @@ class FlagsRuntime:
         self.view = FlagView(api.get_client(self.domain), user_per_min=user_per_min, ip_per_min=ip_per_min)
         self._on_change = on_change
         self._lock = asyncio.Lock()
-        self._task: asyncio.Task[None] | None = None
+        self._loop = BackgroundLoop(self._run, name=f"flags-{self.domain}")
         self._source_failing = False
 
     @property
@@ -71,14 +71,10 @@ class FlagsRuntime:
             api.set_provider_and_wait(self.provider, self.domain)  # ours: nothing to wait for
         else:
             api.set_provider(self.provider, self.domain)  # connects in the SDK's thread
-        self._task = asyncio.create_task(self._run(), name=f"flags-{self.domain}")
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._loop.stop()
         api.set_provider(_RETIRED, self.domain)  # shuts our provider down (in the SDK's thread)
 
     async def _run(self) -> None:

@@ -90,6 +90,30 @@ function button(label, action, handler) {
   return element;
 }
 
+// A table row that names its item (data-id): `fill` tells by it whether a list changed.
+function itemRow(item) {
+  const row = document.createElement("tr");
+  row.dataset.id = item.id;
+  return row;
+}
+
+// A row's last cell: a button per verb ({label: verb}), each running `decideOn(verb)`.
+function actionsCell(verbs, decideOn) {
+  const actions = document.createElement("td");
+  for (const [label, verb] of Object.entries(verbs)) {
+    actions.append(button(label, verb, () => act(label, () => decideOn(verb))));
+  }
+  return actions;
+}
+
+// POST /api/admin/<things>/{id}/<verb> with the reason typed in `reasonField`, emptied once the
+// server has agreed (a refusal leaves it for the admin to correct).
+async function postDecision(things, id, verb, reasonField) {
+  const path = "/api/admin/" + things + "/" + encodeURIComponent(id) + "/" + verb;
+  await api("POST", path, { reason: reasonOf(reasonField) });
+  $(reasonField).value = "";
+}
+
 function when(value) {
   if (!value) return "";
   const date = typeof value === "number" ? new Date(value) : new Date(String(value));
@@ -254,8 +278,7 @@ async function loadPending() {
   if (!state.moderation.adjustments) return false;
   const items = itemsOf(await api("GET", "/api/admin/adjustments?status=pending"));
   return fill($("pending"), items, 7, "Nothing pending.", (item) => {
-    const row = document.createElement("tr");
-    row.dataset.id = item.id;
+    const row = itemRow(item);
     const mine = state.user && item.proposedBy === state.user.userId;
     row.append(
       cell(when(item.proposedAt)),
@@ -265,12 +288,7 @@ async function loadPending() {
       cell(item.delta > 0 ? "+" + item.delta : item.delta, "num"),
       cell(item.reason),
     );
-    const actions = document.createElement("td");
-    actions.append(
-      button("Approve", "approve", () => act("Approve", () => decide(item.id, "approve"))),
-      button("Reject", "reject", () => act("Reject", () => decide(item.id, "reject"))),
-    );
-    row.append(actions);
+    row.append(actionsCell({ Approve: "approve", Reject: "reject" }, (verb) => decide(item.id, verb)));
     return row;
   });
 }
@@ -291,9 +309,7 @@ async function propose() {
 }
 
 async function decide(id, verb) {
-  const body = { reason: reasonOf("review-reason") };
-  await api("POST", "/api/admin/adjustments/" + encodeURIComponent(id) + "/" + verb, body);
-  $("review-reason").value = "";
+  await postDecision("adjustments", id, verb, "review-reason");
   await Promise.all([loadPending(), loadAudit()]);
   return verb === "approve" ? "Approved and applied." : "Rejected.";
 }
@@ -302,32 +318,23 @@ async function loadReviews() {
   if (!state.moderation.reviews) return false;
   const items = itemsOf(await api("GET", "/api/admin/reviews?status=open"));
   return fill($("reviews"), items, 5, "No open review.", (item) => {
-    const row = document.createElement("tr");
-    row.dataset.id = item.id;
+    const row = itemRow(item);
     const observed = item.observed === undefined ? "" : JSON.stringify(item.observed);
     const who = item.displayName ? item.displayName + " (" + item.userId + ")" : item.userId;
     row.append(cell(when(item.openedAt)), cell(who, "id"), cell(item.rule), cell(observed));
-    const actions = document.createElement("td");
-    actions.append(
-      button("Clear", "clear", () => act("Clear", () => resolveReview(item.id, "clear"))),
-      button("Ban", "ban", () => act("Ban", () => resolveReview(item.id, "ban"))),
-    );
-    row.append(actions);
+    row.append(actionsCell({ Clear: "clear", Ban: "ban" }, (verb) => resolveReview(item.id, verb)));
     return row;
   });
 }
 
 async function resolveReview(id, verb) {
-  await api("POST", "/api/admin/reviews/" + encodeURIComponent(id) + "/" + verb, { reason: reasonOf("reviews-reason") });
-  $("reviews-reason").value = "";
+  await postDecision("reviews", id, verb, "reviews-reason");
   await Promise.all([loadReviews(), loadAudit()]);
   return verb === "ban" ? "Banned; the review is closed." : "Cleared; the user is shown again.";
 }
 
 async function banOrUnban(verb) {
-  const user = $("ban-user").value.trim();
-  await api("POST", "/api/admin/users/" + encodeURIComponent(user) + "/" + verb, { reason: reasonOf("ban-reason") });
-  $("ban-reason").value = "";
+  await postDecision("users", $("ban-user").value.trim(), verb, "ban-reason");
   await loadAudit();
   return verb === "ban" ? "Banned: gone from every board within 2 s." : "Unbanned: back on the boards within 2 s.";
 }
@@ -335,8 +342,7 @@ async function banOrUnban(verb) {
 // ---- audit -----------------------------------------------------------------------------------
 
 function auditRow(item) {
-  const row = document.createElement("tr");
-  row.dataset.id = item.id;
+  const row = itemRow(item);
   row.title = JSON.stringify({ before: item.before, after: item.after, requestId: item.requestId });
   row.append(cell(when(item.at)), cell(item.actor, "id"), cell(item.action), cell(item.target, "id"), cell(item.reason));
   return row;

@@ -7,80 +7,37 @@ from starlette.responses import Response
 
 from scoreboard.db import adjustments
 from scoreboard.db.adjustments import AdjustmentStatus
-from scoreboard.db.pool import UNAVAILABLE_ERRORS as DB_DOWN
 from scoreboard.web.middleware import request_id_of
-from scoreboard.web.responses import JSONResponse
 from services.api import adjusting
-from services.api.admin_auth import admin_principal
-from services.api.admin_schemas import (
-    ADMIN_MAX_BODY_BYTES,
-    AdjustmentProposal,
-    AdminDecision,
-    decode_cursor,
-    encode_cursor,
-    id_path,
-    status_query,
+from services.api.admin_schemas import AdjustmentProposal
+from services.api.routes.admin.steps import (
+    admin_body,
+    list_by_status,
+    no_store,
+    read_decision,
+    signed_in_admin,
 )
-from services.api.context import context_of
-from services.api.queries import int_query
-from services.api.request_body import load_object, read_body
-from services.api.routes.admin.database import database_unavailable
-from services.api.schemas import validate
-
-MAX_PAGE = 200
-
-
-def _no_store(request: Request) -> dict[str, str]:
-    return {**request.state.extra_headers, "Cache-Control": "no-store"}
 
 
 async def propose(request: Request) -> Response:
-    context = context_of(request)
-    principal = await admin_principal(request, context)
-    body = validate(load_object(await read_body(request, ADMIN_MAX_BODY_BYTES)), AdjustmentProposal)
+    context, principal = await signed_in_admin(request)
+    body = await admin_body(request, AdjustmentProposal)
     proposed = await adjusting.propose(context, principal, body, request_id_of(request.scope))
-    return JSONResponse(proposed.to_json(), status_code=201, headers=_no_store(request))
+    return no_store(request, proposed.to_json(), status_code=201)
 
 
-async def approve(request: Request) -> Response:
-    return await _review(request, approve=True)
-
-
-async def reject(request: Request) -> Response:
-    return await _review(request, approve=False)
-
-
-async def _review(request: Request, *, approve: bool) -> Response:
-    context = context_of(request)
-    principal = await admin_principal(request, context)
-    adjustment_id = id_path(request.path_params["id"])
-    body = validate(load_object(await read_body(request, ADMIN_MAX_BODY_BYTES)), AdminDecision)
+async def review(request: Request, *, approve: bool) -> Response:
+    """POST .../{id}/approve (approve=True) and .../{id}/reject."""
+    context, decision = await read_decision(request)
     reviewed = await adjusting.review(
         context,
-        principal,
-        adjustment_id,
+        decision,
         approve=approve,
-        reason=body.reason,
-        request_id=request_id_of(request.scope),
         ip=getattr(request.state, "client_ip", None),
         user_agent=request.headers.get("user-agent"),
     )
-    return JSONResponse(reviewed.to_json(), headers=_no_store(request))
+    return no_store(request, reviewed.to_json())
 
 
 async def list_adjustments(request: Request) -> Response:
-    context = context_of(request)
-    await admin_principal(request, context)
-    status = status_query(request.query_params.get("status"), AdjustmentStatus)
-    before = decode_cursor(request.query_params.get("cursor"))
-    limit = int_query(request, "limit", default=50, low=1, high=MAX_PAGE)
-    try:
-        found = await adjustments.page(context.pool, status=status, before_seq=before, limit=limit + 1)
-    except DB_DOWN as error:
-        raise database_unavailable() from error
-    page, more = found[:limit], len(found) > limit
-    body = {
-        "items": [item.to_json() for item in page],
-        "nextCursor": encode_cursor(page[-1].seq) if more else None,
-    }
-    return JSONResponse(body, headers=_no_store(request))
+    return await list_by_status(request, AdjustmentStatus, adjustments.page)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -16,25 +15,20 @@ from scoreboard.domain.models import Principal
 from scoreboard.redis_store import flags_mirror
 from scoreboard.redis_store.connection import UNAVAILABLE_ERRORS as REDIS_DOWN
 from scoreboard.web.middleware import request_id_of
-from scoreboard.web.responses import JSONResponse
-from services.api.admin_auth import admin_principal
-from services.api.admin_schemas import ADMIN_MAX_BODY_BYTES, FlagsUpdate
-from services.api.context import ApiContext, context_of
-from services.api.request_body import load_object, read_body
+from services.api.admin_schemas import FlagsUpdate
+from services.api.context import ApiContext
 from services.api.routes.admin.database import database_unavailable
-from services.api.schemas import validate
+from services.api.routes.admin.steps import admin_body, no_store, signed_in_admin
 
 log = logging.getLogger("scoreboard.api.admin")
 
 
 def _answer(request: Request, stored: StoredFlags) -> Response:
-    body: dict[str, Any] = {**stored.flags.to_json(), "version": stored.version}
-    return JSONResponse(body, headers={**request.state.extra_headers, "Cache-Control": "no-store"})
+    return no_store(request, {**stored.flags.to_json(), "version": stored.version})
 
 
 async def get_flags(request: Request) -> Response:
-    context = context_of(request)
-    await admin_principal(request, context)
+    context, _ = await signed_in_admin(request)
     try:
         stored = await stored_flags.read(context.pool)
     except DB_DOWN as error:
@@ -43,9 +37,8 @@ async def get_flags(request: Request) -> Response:
 
 
 async def put_flags(request: Request) -> Response:
-    context = context_of(request)
-    principal = await admin_principal(request, context)
-    update = validate(load_object(await read_body(request, ADMIN_MAX_BODY_BYTES)), FlagsUpdate)
+    context, principal = await signed_in_admin(request)
+    update = await admin_body(request, FlagsUpdate)
     after = await _commit(context, principal, update, request_id_of(request.scope))
     await _spread(context, after)
     return _answer(request, after)
