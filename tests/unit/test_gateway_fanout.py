@@ -132,6 +132,13 @@ class Client:
         await client.until_idle()
         return client
 
+    @classmethod
+    async def lagging(cls, broadcaster: Broadcaster, user_id: str | None = None) -> Client:
+        """A connected client whose socket has stopped taking writes: its reader fell behind."""
+        client = await cls.connected(broadcaster, user_id)
+        client.connection.writable.clear()
+        return client
+
     def _on_close(self, subscriber: Subscriber, evicted: bool) -> None:
         self.closed.append(evicted)
         self.broadcaster.unsubscribe(subscriber)
@@ -187,8 +194,7 @@ async def test_own_events_are_written_inline_while_the_socket_keeps_up() -> None
 async def test_the_same_state_announced_twice_reaches_its_owner_once() -> None:
     broadcaster = make_broadcaster()
     alice = str(uuid.uuid4())
-    client = Client(broadcaster, alice)
-    await client.until_idle()
+    client = await Client.connected(broadcaster, alice)
     for score, entry_id in ((5, "1-0"), (5, "2-0"), (6, "3-0"), (5, "4-0")):
         broadcaster.dispatch(own_event(alice, score, entry_id))
     assert scores(client.connection.body) == [5, 6, 5]  # a repeat is dropped, a return is news
@@ -198,8 +204,7 @@ async def test_the_same_state_announced_twice_reaches_its_owner_once() -> None:
 async def test_a_lagging_socket_gets_the_newest_of_each_in_stream_order() -> None:
     broadcaster = make_broadcaster()
     alice = str(uuid.uuid4())
-    client = await Client.connected(broadcaster, alice)
-    client.connection.writable.clear()
+    client = await Client.lagging(broadcaster, alice)
     subscriber = client.subscriber
     subscriber.offer_own(own(alice, 1, "1-0"))  # the write the socket cannot take: handed over
     subscriber.offer_top(top(2), 2, 0.0)
@@ -220,8 +225,7 @@ async def test_a_lagging_socket_gets_the_newest_of_each_in_stream_order() -> Non
 async def test_a_lagging_client_holds_two_frames_at_most_and_is_never_evicted_for_it() -> None:
     broadcaster = make_broadcaster()
     alice = str(uuid.uuid4())
-    client = await Client.connected(broadcaster, alice)
-    client.connection.writable.clear()
+    client = await Client.lagging(broadcaster, alice)
     for n in range(1, 1000):
         client.subscriber.offer_own(own(alice, n, f"{n}-0"))
         client.subscriber.offer_top(top(n), n, 0.0)
@@ -238,10 +242,8 @@ async def test_a_lagging_client_holds_two_frames_at_most_and_is_never_evicted_fo
 async def test_the_sweeper_evicts_a_write_stuck_longer_than_the_send_timeout() -> None:
     broadcaster = make_broadcaster(send_timeout_s=0.2)
     alice = str(uuid.uuid4())
-    client = Client(broadcaster, alice)
+    client = await Client.lagging(broadcaster, alice)
     async with sweeping(broadcaster):
-        await client.until_idle()
-        client.connection.writable.clear()
         broadcaster.dispatch(own_event(alice, 1, "1-0"))
         await client.finished()
     assert client.closed == [True]

@@ -30,6 +30,18 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     return clock
 
 
+@pytest.fixture
+def metrics() -> Metrics:
+    return Metrics("test")
+
+
+@pytest.fixture
+def policy(metrics: Metrics, caplog: pytest.LogCaptureFixture) -> HttpPolicy:
+    """The request context's policy, its access log captured from INFO up."""
+    caplog.set_level(logging.INFO)
+    return HttpPolicy(metrics, "errors", cors=None)
+
+
 def observed_seconds(metrics: Metrics, route: str) -> float:
     value = metrics.registry.get_sample_value(
         "scoreboard_http_request_duration_seconds_sum", {"service": "test", "route": route, "method": "GET"}
@@ -43,30 +55,24 @@ def slow_lines(caplog: pytest.LogCaptureFixture, route: str) -> list[logging.Log
 
 
 def test_a_stream_is_timed_until_it_opened_not_until_the_client_left(
-    clock: Clock, caplog: pytest.LogCaptureFixture
+    clock: Clock, metrics: Metrics, policy: HttpPolicy, caplog: pytest.LogCaptureFixture
 ) -> None:
-    metrics = Metrics("test")
-    policy = HttpPolicy(metrics, "errors", cors=None)
-    with caplog.at_level(logging.INFO):
-        stream = policy.begin(dict(SCOPE))
-        clock.now += 0.004
-        stream.stream_opened()
-        clock.now += 3600.0  # the client listens for an hour
-        stream.finish("/stream")
+    stream = policy.begin(dict(SCOPE))
+    clock.now += 0.004
+    stream.stream_opened()
+    clock.now += 3600.0  # the client listens for an hour
+    stream.finish("/stream")
     assert observed_seconds(metrics, "/stream") == pytest.approx(0.004)
     assert slow_lines(caplog, "/stream") == []
 
 
 def test_an_ordinary_request_is_timed_to_its_end_and_logged_when_slow(
-    clock: Clock, caplog: pytest.LogCaptureFixture
+    clock: Clock, metrics: Metrics, policy: HttpPolicy, caplog: pytest.LogCaptureFixture
 ) -> None:
-    metrics = Metrics("test")
-    policy = HttpPolicy(metrics, "errors", cors=None)
-    with caplog.at_level(logging.INFO):
-        request = policy.begin(dict(SCOPE))
-        request.status = 200
-        clock.now += 2.5
-        request.finish("/top")
+    request = policy.begin(dict(SCOPE))
+    request.status = 200
+    clock.now += 2.5
+    request.finish("/top")
     assert observed_seconds(metrics, "/top") == pytest.approx(2.5)
     (line,) = slow_lines(caplog, "/top")
     assert line.__dict__["ms"] == 2500.0
