@@ -148,9 +148,13 @@ async function signedIn(user) {
   $("sign-in").hidden = true;
   $("sign-out").hidden = false;
   $("console").hidden = false;
+  // Signing out may happen between these steps: no request of this session goes out after it.
   await loadFlags();
+  if (state.user !== user) return;
   await Promise.all([detectModeration(), loadBoards()]);
+  if (state.user !== user) return;
   await Promise.all([loadPending(), loadReviews(), loadAudit()]);
+  if (state.user !== user) return;
   clearInterval(state.timer);
   state.timer = setInterval(() => { refresh().catch(() => {}); }, REFRESH_MS);
 }
