@@ -46,8 +46,6 @@ class _Sequenced(_Listed, Protocol):
 
 
 Row = TypeVar("Row", bound=_Listed)
-Item = TypeVar("Item", bound=_Sequenced)
-Status = TypeVar("Status", bound=StrEnum)
 
 
 def no_store(request: Request, body: Any, *, status_code: int = 200) -> Response:
@@ -95,7 +93,7 @@ async def keyset_page(
 
 
 async def list_by_status(
-    request: Request, statuses: type[Status], page: Callable[..., Awaitable[Sequence[Item]]]
+    request: Request, statuses: type[StrEnum], page: Callable[..., Awaitable[Sequence[_Sequenced]]]
 ) -> Response:
     """GET /api/admin/<things>?status=&cursor=&limit=: a work queue (adjustments, reviews), newest
     first, of one status or of all; `page` is its table module's (db/paging.py)."""
