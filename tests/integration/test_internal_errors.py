@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncpg
 import httpx
 import pytest
-from redis.asyncio import Redis
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -25,6 +24,7 @@ from services.worker.metrics import WorkerMetrics
 from tests.factories import Player, api_settings, gateway_settings
 from tests.integration.conftest import ApiClientFactory
 from tests.integration.test_reads import closed_port_url
+from tests.servers import redis_client
 
 INTERNAL_ERROR = {"code": "INTERNAL_ERROR", "message": "internal error", "details": {}}
 REQUEST_ID = "client-chosen-id-0001"
@@ -114,7 +114,7 @@ async def worker_health(worker: WorkerContext) -> httpx.AsyncClient:
 async def test_the_worker_health_app_answers_the_documented_500(
     worker_health: httpx.AsyncClient, redis_url: str
 ) -> None:
-    redis = Redis.from_url(redis_url)
+    redis = redis_client(redis_url)
     try:
         await redis.set(JOB_QUEUE, "not a sorted set")  # /metrics reads the queue's depth from it
         response = await worker_health.get("/metrics", headers={"x-request-id": REQUEST_ID})

@@ -18,13 +18,13 @@ import orjson
 import pytest
 from joserfc import jwt
 from joserfc.jwk import OctKey
-from redis.asyncio import Redis
 
 from scoreboard.redis_store.keys import JOB_QUEUE, BoardKeys
 from scoreboard.security.bearer import mint_dev_token
 from scoreboard.security.signing import canonical_increment, sign
 from scoreboard.security.tickets import Ticket, TicketBook
 from tests.factories import JWT_SECRET, SIGNING_KEYS, TICKET_SECRET, Player
+from tests.servers import redis_client
 
 INCREMENT = "/api/scores/increment"
 ACTIONS = "/api/actions"
@@ -531,7 +531,7 @@ async def test_database_down_is_503_and_nothing_is_half_written(
     response = await api.post(INCREMENT, json=body, headers=headers)
 
     assert_error(response, 503, "UNAVAILABLE")
-    redis = Redis.from_url(redis_url)
+    redis = redis_client(redis_url)
     try:
         keys = BoardKeys("global")
         assert await redis.zcard(keys.ranking) == 0
