@@ -22,13 +22,15 @@ from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
-from redis.asyncio import Redis
+from arq.connections import ArqRedis
+from redis.asyncio import ConnectionPool, Redis
 
 from devstack.redis_cluster import EmbeddedRedisCluster
 from devstack.servers import EmbeddedPostgres, EmbeddedRedis
 from scoreboard.config import CLUSTER_SCHEMES
 from scoreboard.db.migrate import apply_migrations
 from scoreboard.redis_store.cluster import StoreCluster
+from scoreboard.redis_store.job_queue import job_deserializer, job_serializer
 
 ON_CLUSTER = os.environ.get("SCOREBOARD_TEST_REDIS_CLUSTER", "") not in ("", "0", "false")
 
@@ -40,6 +42,12 @@ def redis_client(url: str, **options: Any) -> Redis:
         cluster = StoreCluster.from_url(f"{CLUSTER_SCHEMES[scheme]}{separator}{rest}", **options)
         return cast(Redis, cluster)  # as the library does (redis_store/connection.py)
     return Redis.from_url(url, **options)
+
+
+def queue_client(url: str) -> ArqRedis:
+    """The job queue's Redis as arq reads it (JSON jobs, as services/worker/main.py)."""
+    pool = ConnectionPool.from_url(url)
+    return ArqRedis(connection_pool=pool, job_serializer=job_serializer, job_deserializer=job_deserializer)
 
 
 def with_database(url: str, name: str) -> str:

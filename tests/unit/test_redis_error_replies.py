@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from redis.exceptions import ResponseError
 
+from scoreboard.redis_store.cluster import ClusterErrorReplies, ClusterUnreachableError
 from scoreboard.redis_store.errors import UNAVAILABLE_ERRORS, ErrorReplies
 
 NOT_NOW = [
@@ -49,3 +50,27 @@ def test_a_reply_that_says_our_command_is_wrong_stays_an_error(reply: str) -> No
     error = ErrorReplies.parse_error(reply)
     assert isinstance(error, ResponseError)
     assert not isinstance(error, UNAVAILABLE_ERRORS)
+
+
+# What a Cluster adds during a failover or a resharding, read by the cluster client's parser.
+CLUSTER_NOT_NOW = [
+    *NOT_NOW,
+    "MOVED 3999 127.0.0.1:6381",
+    "ASK 3999 127.0.0.1:6381",
+]
+
+
+@pytest.mark.parametrize("reply", CLUSTER_NOT_NOW)
+def test_a_cluster_reply_that_says_not_now_is_unavailability(reply: str) -> None:
+    assert isinstance(ClusterErrorReplies.parse_error(reply), UNAVAILABLE_ERRORS)
+
+
+@pytest.mark.parametrize("reply", [*BUGS, "CROSSSLOT Keys in request don't hash to the same slot"])
+def test_a_cluster_reply_that_says_our_command_is_wrong_stays_an_error(reply: str) -> None:
+    error = ClusterErrorReplies.parse_error(reply)
+    assert isinstance(error, ResponseError)
+    assert not isinstance(error, UNAVAILABLE_ERRORS)
+
+
+def test_a_cluster_that_cannot_be_reached_is_unavailability() -> None:
+    assert issubclass(ClusterUnreachableError, UNAVAILABLE_ERRORS)
