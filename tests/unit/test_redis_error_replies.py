@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import pytest
+from redis.asyncio.connection import Connection
 from redis.exceptions import ResponseError
 
-from scoreboard.redis_store.cluster import ClusterErrorReplies, ClusterUnreachableError
+from scoreboard.redis_store.cluster import (
+    ClusterErrorReplies,
+    ClusterUnreachableError,
+    ConnectionTornError,
+    _torn_connections_as_connection_errors,
+)
 from scoreboard.redis_store.errors import UNAVAILABLE_ERRORS, ErrorReplies
 
 NOT_NOW = [
@@ -74,3 +80,17 @@ def test_a_cluster_reply_that_says_our_command_is_wrong_stays_an_error(reply: st
 
 def test_a_cluster_that_cannot_be_reached_is_unavailability() -> None:
     assert issubclass(ClusterUnreachableError, UNAVAILABLE_ERRORS)
+
+
+async def test_a_connection_closed_under_a_command_is_a_connection_error() -> None:
+    """What a Cluster client meets when a failover drops the connection a command is writing to
+    (redis_store/cluster.py): the transport's own error, raised inside redis-py's connection."""
+    never_connected = Connection()
+    with pytest.raises(ConnectionTornError), _torn_connections_as_connection_errors():
+        await never_connected._send_packed_command([b"PING\r\n"])
+    assert issubclass(ConnectionTornError, UNAVAILABLE_ERRORS)
+
+
+def test_an_error_of_our_own_is_not_taken_for_a_closed_connection() -> None:
+    with pytest.raises(AttributeError), _torn_connections_as_connection_errors():
+        None.missing  # type: ignore[attr-defined]  # noqa: B018
