@@ -113,6 +113,13 @@ class ChildServer:
                 raise RuntimeError(f"{self.name} did not become ready in {timeout_s:.0f} s")
             time.sleep(0.05)
 
+    def kill(self) -> None:
+        """SIGKILL, as a crash would end it (the fault tests)."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+
     def stop(self, timeout_s: float = 20.0) -> None:
         if self.process is None or self.process.poll() is not None:
             self.process = None

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from devstack.processes import ServiceProcess
+from devstack.redis_cluster import EmbeddedRedisCluster
 from devstack.servers import ChildServer, EmbeddedPostgres, EmbeddedRedis
 from scoreboard.db.migrate import apply_migrations
 
@@ -28,8 +29,13 @@ class LocalStack:
     durable: bool = True  # the embedded PostgreSQL fsyncs (off for throwaway test data)
     persist: bool = True  # the embedded Redis saves a snapshot (off: a restart comes back empty)
     cores: frozenset[int] | None = None  # where every server runs (None: anywhere)
+    # Boards, streams and limits on an embedded Redis Cluster, the job queue on the embedded
+    # Redis (ARCHITECTURE.md: Redis roles); only when redis_url is empty.
+    redis_cluster: bool = False
     postgres: EmbeddedPostgres | None = None
     redis: EmbeddedRedis | None = None
+    cluster: EmbeddedRedisCluster | None = None
+    queue_redis_url: str = ""  # set when the queue is not on redis_url
     services: dict[str, ServiceProcess] = field(default_factory=dict)
 
     def start_servers(self) -> None:
@@ -41,6 +47,10 @@ class LocalStack:
             self.redis = EmbeddedRedis(self.workdir / "redis", persist=self.persist)
             self._start(self.redis)
             self.redis_url = self.redis.url
+            if self.redis_cluster:
+                self.cluster = EmbeddedRedisCluster(self.workdir / "redis-cluster")
+                self.cluster.start()
+                self.queue_redis_url, self.redis_url = self.redis_url, self.cluster.url
 
     def _start(self, server: ChildServer) -> None:
         server.cores = self.cores
@@ -77,6 +87,8 @@ class LocalStack:
         for service in services:
             with contextlib.suppress(Exception):
                 service.stop()
+        if self.cluster is not None:
+            self.cluster.stop()
         for server in (self.redis, self.postgres):
             if server is not None:
                 with contextlib.suppress(Exception):
@@ -88,6 +100,8 @@ class LocalStack:
             await asyncio.to_thread(self.start_servers)
             await self.migrate()
             urls = {"SCOREBOARD_DATABASE_URL": self.database_url, "SCOREBOARD_REDIS_URL": self.redis_url}
+            if self.queue_redis_url:
+                urls["SCOREBOARD_QUEUE_REDIS_URL"] = self.queue_redis_url
             for name in services:
                 self.add(name, env | urls)
             await asyncio.to_thread(self.start_services)

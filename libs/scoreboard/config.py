@@ -15,7 +15,16 @@ from ipaddress import IPv4Network, IPv6Network, ip_network
 from typing import Annotated, Any, Literal, NoReturn
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from scoreboard.domain.anomalies import Limits, Population, Rules
@@ -65,10 +74,54 @@ class DatabaseSettings(BaseScoreboardSettings):
     db_connect_timeout_s: float = Field(default=3.0, gt=0)
 
 
+CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
+
+
 class RedisSettings(BaseScoreboardSettings):
+    """The boards' Redis (boards, the stream, limits; ARCHITECTURE.md: Redis roles): a single
+    Redis, or a Redis Cluster (`redis_cluster`, or a redis+cluster:// or rediss+cluster:// URL)."""
+
     redis_url: SecretStr
+    redis_cluster: bool = False
     redis_timeout_s: float = Field(default=1.0, gt=0)
     stream_maxlen: int = Field(default=10_000, ge=100)
+
+    @property
+    def store_is_cluster(self) -> bool:
+        return self.redis_cluster or _is_cluster_url(self.redis_url.get_secret_value())
+
+    def store_url(self) -> str:
+        """The boards' Redis URL as redis-py reads it (redis:// or rediss://)."""
+        url = self.redis_url.get_secret_value()
+        scheme, separator, rest = url.partition("://")
+        return f"{CLUSTER_SCHEMES.get(scheme, scheme)}{separator}{rest}"
+
+
+class QueueRedisSettings(RedisSettings):
+    """Also the arq job queue's Redis (API and worker): a single primary, since arq's
+    transactions span keys of many slots; by default the boards' Redis when that is one server."""
+
+    queue_redis_url: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _queue_on_a_single_primary(self) -> QueueRedisSettings:
+        if self.queue_redis_url is not None and _is_cluster_url(self.queue_redis_url.get_secret_value()):
+            raise ValueError(
+                "SCOREBOARD_QUEUE_REDIS_URL must name a single Redis: arq does not run on a Cluster"
+            )
+        if self.store_is_cluster and self.queue_redis_url is None:
+            raise ValueError(
+                "SCOREBOARD_REDIS_URL is a Redis Cluster: set SCOREBOARD_QUEUE_REDIS_URL to a single "
+                "Redis primary for the job queue (arq does not run on a Cluster)"
+            )
+        return self
+
+    def queue_url(self) -> str:
+        return (self.queue_redis_url or self.redis_url).get_secret_value()
+
+
+def _is_cluster_url(url: str) -> bool:
+    return url.partition("://")[0] in CLUSTER_SCHEMES
 
 
 class TicketSettings(BaseScoreboardSettings):

@@ -18,7 +18,7 @@ from scoreboard.domain.actions import ActionType
 from scoreboard.domain.boards import in_answer_order
 from scoreboard.flags.runtime import FlagsRuntime
 from scoreboard.moderation_view import ModerationView
-from scoreboard.redis_store.connection import create_redis
+from scoreboard.redis_store.connection import create_queue_redis, create_redis
 from scoreboard.redis_store.job_queue import JobQueue
 from scoreboard.redis_store.leaderboard import Leaderboard
 from scoreboard.redis_store.rate_limit import RateLimiter
@@ -79,14 +79,16 @@ def _routes(settings: ApiSettings, metrics: Metrics) -> list[BaseRoute]:
 def _context(settings: ApiSettings, metrics: ApiMetrics) -> ApiContext:
     pool = create_pool_lazily(settings, application_name="scoreboard-api")
     redis = create_redis(settings)
+    queue_redis = create_queue_redis(settings, store=redis)
     boards = {board.id: board for board in settings.board_list()}
     spec = board_spec(boards.values())
     return ApiContext(
         settings=settings,
         pool=pool,
         redis=redis,
+        queue_redis=queue_redis,
         leaderboard=Leaderboard(redis, boards),
-        jobs=JobQueue(redis),
+        jobs=JobQueue(queue_redis),
         limiter=RateLimiter(redis, on_fallback=metrics.rate_limit_fallback.inc),
         verifier=TokenVerifier(settings),
         tickets=TicketBook(settings.ticket_secret.get_secret_value()),
@@ -133,6 +135,8 @@ def create_app(settings: ApiSettings | None = None) -> Starlette:
             await context.pool  # min_size=0: returns without connecting
             stack.push_async_callback(context.pool.close)
             stack.push_async_callback(context.redis.aclose)
+            if context.queue_redis is not context.redis:
+                stack.push_async_callback(context.queue_redis.aclose)
             context.flags.start()
             stack.push_async_callback(context.flags.stop)
             context.moderation.start()

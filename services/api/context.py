@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import asyncpg
-from arq.connections import ArqRedis
+from redis.asyncio import Redis
 from starlette.requests import Request
 
 from scoreboard.db.group_commit import GroupCommitter
@@ -31,7 +31,8 @@ from services.api.top_cache import TopCache
 class ApiContext:
     settings: ApiSettings
     pool: asyncpg.Pool
-    redis: ArqRedis
+    redis: Redis  # boards, stream, limits: may be a Redis Cluster (ARCHITECTURE.md: Redis roles)
+    queue_redis: Redis  # the job queue's single primary (the same client when it is one server)
     leaderboard: Leaderboard
     jobs: JobQueue
     limiter: RateLimiter

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import re
@@ -212,9 +213,21 @@ async def rank_after_commit(
         await context.jobs.add_to(pipe, job)
 
     try:
-        outcomes = await context.leaderboard.write_through(
-            states, principal.display_name, is_public, also=enqueue
-        )
+        if context.queue_redis is context.redis:  # one server: the job rides the same round trip
+            outcomes = await context.leaderboard.write_through(
+                states, principal.display_name, is_public, also=enqueue
+            )
+        else:  # the queue on its own primary (ARCHITECTURE.md: Redis roles): both at once
+            written, queued = await asyncio.gather(
+                context.leaderboard.write_through(states, principal.display_name, is_public),
+                context.jobs.enqueue(job),
+                return_exceptions=True,  # both are awaited to the end, whichever fails
+            )
+            if isinstance(written, BaseException):
+                raise written
+            if isinstance(queued, BaseException):
+                raise queued
+            outcomes = written
     except REDIS_DOWN:
         context.metrics.enqueue_failures.inc()
         log.warning(

@@ -12,7 +12,7 @@ from scoreboard.config import (
     HttpSettings,
     JwtSettings,
     LeaderboardSettings,
-    RedisSettings,
+    QueueRedisSettings,
     TicketSettings,
     WriteSettings,
     check_board_types,
@@ -22,7 +22,7 @@ from services.api.admin_settings import AdminSignInSettings
 
 class ApiSettings(
     DatabaseSettings,
-    RedisSettings,
+    QueueRedisSettings,
     JwtSettings,
     TicketSettings,
     ActionSettings,

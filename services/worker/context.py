@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
-from arq.connections import ArqRedis
+from redis.asyncio import Redis
 
 from scoreboard.domain.boards import Board
 from scoreboard.flags.runtime import FlagsRuntime
@@ -20,7 +20,7 @@ from services.worker.top_publisher import TopPublisher
 class WorkerContext:
     settings: WorkerProcessSettings
     pool: asyncpg.Pool
-    redis: ArqRedis
+    redis: Redis  # boards, stream, limits: may be a Redis Cluster (ARCHITECTURE.md: Redis roles)
     leaderboard: Leaderboard
     metrics: WorkerMetrics
     publisher: TopPublisher

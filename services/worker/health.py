@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import asyncpg
 import uvicorn
-from arq.connections import ArqRedis
+from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.requests import Request
 
@@ -22,16 +22,21 @@ from scoreboard.web.request_context import HttpPolicy, middleware_stack
 from services.worker.metrics import WorkerMetrics
 
 
-def create_health_app(pool: asyncpg.Pool, redis: ArqRedis, metrics: WorkerMetrics) -> Starlette:
+def create_health_app(
+    pool: asyncpg.Pool, redis: Redis, metrics: WorkerMetrics, *, queue: Redis | None = None
+) -> Starlette:
+    """`queue`: the job queue's Redis when it is not `redis` (ARCHITECTURE.md: Redis roles)."""
+    queue = redis if queue is None else queue
+
     async def readiness(request: Request) -> Readiness:
         database = await database_reachable(pool)
-        cache = await redis_reachable(redis)
+        cache = await redis_reachable(redis) and (queue is redis or await redis_reachable(queue))
         return Readiness(database and cache, {"database": database, "redis": cache})
 
     async def count_queued_jobs() -> None:
         with contextlib.suppress(*UNAVAILABLE_ERRORS):
             # Due now: a retry deferred into the future is not work to scale for.
-            metrics.job_queue_depth.set(await redis.zcount(JOB_QUEUE, "-inf", int(time.time() * 1000)))
+            metrics.job_queue_depth.set(await queue.zcount(JOB_QUEUE, "-inf", int(time.time() * 1000)))
 
     return Starlette(
         routes=probe_routes(metrics, readiness, before_scrape=count_queued_jobs),

@@ -18,7 +18,7 @@ from scoreboard.db.pool import create_pool_lazily
 from scoreboard.flags.runtime import FlagsRuntime
 from scoreboard.moderation_view import ModerationView
 from scoreboard.redis_store.connection import UNAVAILABLE_ERRORS as REDIS_DOWN
-from scoreboard.redis_store.connection import create_redis
+from scoreboard.redis_store.connection import create_queue_redis, create_redis
 from scoreboard.redis_store.job_queue import (
     APPLY_SCORE,
     MODERATE_USERS,
@@ -71,7 +71,8 @@ def build_worker(settings: WorkerProcessSettings, context: WorkerContext) -> Wor
     async def on_shutdown(ctx: dict[str, Any]) -> None:
         await context.publisher.stop()
 
-    redis_settings = ArqRedisSettings.from_dsn(settings.redis_url.get_secret_value())
+    # arq on the queue's own single primary, never on a Cluster (ARCHITECTURE.md: Redis roles).
+    redis_settings = ArqRedisSettings.from_dsn(settings.queue_url())
     redis_settings.conn_retries = CONNECT_RETRIES
     redis_settings.conn_timeout = int(max(1, settings.redis_timeout_s))
     return Worker(
@@ -120,9 +121,10 @@ async def run(settings: WorkerProcessSettings) -> None:
     if context.flags is not None:
         context.flags.start()
     watch = anomaly_watch(settings, context)
+    queue = create_queue_redis(settings, store=context.redis, max_connections=2)  # the depth gauge
     health = HealthServer(
         uvicorn.Config(
-            create_health_app(context.pool, context.redis, metrics),
+            create_health_app(context.pool, context.redis, metrics, queue=queue),
             host=settings.worker_host,
             port=settings.worker_port,
             log_config=None,
@@ -141,6 +143,8 @@ async def run(settings: WorkerProcessSettings) -> None:
         health.should_exit = True
         with contextlib.suppress(asyncio.CancelledError):
             await health_task
+        if queue is not context.redis:
+            await queue.aclose()
         await context.redis.aclose()
         await context.pool.close()
 

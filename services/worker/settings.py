@@ -13,12 +13,12 @@ from scoreboard.config import (
     DatabaseSettings,
     FlagSettings,
     LeaderboardSettings,
-    RedisSettings,
+    QueueRedisSettings,
 )
 
 
 class WorkerProcessSettings(
-    DatabaseSettings, RedisSettings, LeaderboardSettings, BoardSettings, FlagSettings, AnomalySettings
+    DatabaseSettings, QueueRedisSettings, LeaderboardSettings, BoardSettings, FlagSettings, AnomalySettings
 ):
     worker_host: str = "127.0.0.1"
     worker_port: int = Field(default=8002, ge=0, le=65535)  # /healthz, /readyz, /metrics

@@ -21,6 +21,7 @@ from scoreboard.domain.models import RankedEntry
 from scoreboard.redis_store import events
 from scoreboard.security.realtime_tokens import RealtimeTokens
 from tests.factories import TICKET_SECRET, service_environment
+from tests.servers import redis_client
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.e2e
@@ -43,7 +44,7 @@ def gateway(database_url: str, redis_url: str, tmp_path: Path) -> Iterator[Servi
 
 @pytest.fixture
 async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url)
+    client = redis_client(redis_url)
     yield client
     await client.aclose()
 

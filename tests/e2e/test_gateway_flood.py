@@ -27,6 +27,7 @@ from scoreboard.security.realtime_tokens import RealtimeTokens
 from tests.factories import TICKET_SECRET, service_environment
 from tests.load.gen_sse import SseClient, SseResult
 from tests.load.procs import SLOT_FIELDS, Control, raise_open_files_limit
+from tests.servers import redis_client
 
 pytestmark = pytest.mark.e2e
 
@@ -40,7 +41,7 @@ OWN_EVENT_TARGET_S = 1.0  # the e2e p99 target (docs/PERFORMANCE.md); the p95 on
 
 @pytest.fixture
 async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url)
+    client = redis_client(redis_url)
     yield client
     await client.aclose()
 

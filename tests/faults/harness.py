@@ -17,13 +17,14 @@ from typing import Any
 
 import asyncpg
 import httpx
-from redis.asyncio import Redis
 
 from devstack.stack import LocalStack
 from scoreboard.db.score_events import totals_mismatch
 from scoreboard.domain.ranking import decode_member, to_micros
+from scoreboard.redis_store.errors import UNAVAILABLE_ERRORS
 from scoreboard.redis_store.keys import BoardKeys
 from tests.factories import Player, service_environment
+from tests.servers import ON_CLUSTER, redis_client
 
 # Seconds of load around each fault: short in CI, longer on demand (SCOREBOARD_FAULT_LOAD_S=20).
 LOAD_S = float(os.environ.get("SCOREBOARD_FAULT_LOAD_S", "2"))
@@ -137,7 +138,7 @@ class FaultStack(LocalStack):
 
     @classmethod
     async def start(cls, data_dir: Path) -> FaultStack:
-        stack = cls(data_dir, durable=True, persist=False)
+        stack = cls(data_dir, durable=True, persist=False, redis_cluster=ON_CLUSTER)
         env = service_environment("", "") | {
             "SCOREBOARD_RATE_LIMIT_USER_PER_MIN": "100000",
             "SCOREBOARD_RATE_LIMIT_IP_PER_MIN": "1000000",
@@ -166,7 +167,7 @@ class FaultStack(LocalStack):
             await connection.close()
 
     async def redis_scores(self) -> dict[str, tuple[int, int]] | None:
-        client = Redis.from_url(self.redis_url)
+        client = redis_client(self.redis_url)
         try:
             keys = BoardKeys("global")
             if not await client.exists(keys.ready):
@@ -213,7 +214,7 @@ class FaultStack(LocalStack):
 async def _quietly(read: Any) -> Any:
     try:
         return await read()
-    except (OSError, ConnectionError, asyncpg.PostgresError):
+    except (*UNAVAILABLE_ERRORS, ConnectionError, asyncpg.PostgresError):
         return None
     except Exception as error:  # redis-py raises its own ConnectionError family
         if "Connection" in type(error).__name__:

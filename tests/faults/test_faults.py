@@ -19,7 +19,9 @@ import pytest
 from redis.asyncio import Redis
 from redis.exceptions import OutOfMemoryError
 
+from scoreboard.redis_store.keys import BoardKeys
 from tests.faults.harness import LOAD_S, FaultStack, Load, LoadReport, Watcher
+from tests.servers import ON_CLUSTER, redis_client
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(180)]
 
@@ -75,6 +77,11 @@ async def _assert_watcher_ends_on_final_top10(stack: FaultStack, watcher: Watche
         await asyncio.sleep(0.1)
 
 
+@pytest.mark.skipif(
+    ON_CLUSTER,
+    reason="on a Redis Cluster a node restarted empty rejoins as a replica and copies its shard; "
+    "the Cluster's own fault is a primary's death (test_cluster_primary_killed)",
+)
 async def test_redis_restarted_empty(stack: FaultStack) -> None:
     async def inject(stack: FaultStack) -> None:
         await asyncio.to_thread(stack.redis.stop)
@@ -118,22 +125,30 @@ async def test_redis_full_after_commit(stack: FaultStack) -> None:
     memory is freed."""
 
     async def inject(stack: FaultStack) -> None:
-        redis = Redis.from_url(stack.redis.url)
+        await _set_on_every_store_node(stack, {"maxmemory-policy": "noeviction", "maxmemory": 1})
+        await asyncio.sleep(LOAD_S)
+        redis = redis_client(stack.redis_url)
         try:
-            await redis.config_set("maxmemory-policy", "noeviction")
-            await redis.config_set("maxmemory", 1)
-            await asyncio.sleep(LOAD_S)
             with pytest.raises(OutOfMemoryError):  # still full at the end
                 await redis.set("probe", "1")
-            await redis.config_set("maxmemory", 0)
         finally:
             await redis.aclose()
+        await _set_on_every_store_node(stack, {"maxmemory": 0})
 
     report, _ = await run_with_fault(stack, "redis-full", inject)
     assert set(report.outcomes) == {"200"}, report.outcomes
     async with httpx.AsyncClient(timeout=5) as client:  # increments did commit while it was full
         metrics = (await client.get(stack.url("api") + "/metrics")).text
     assert _counter(metrics, "scoreboard_enqueue_failures_total") > 0
+
+
+async def _set_on_every_store_node(stack: FaultStack, settings: dict[str, str | int]) -> None:
+    """CONFIG SET on the boards' Redis: the one server, or every node of the Cluster."""
+    nodes = [node.port for node in stack.cluster.nodes] if stack.cluster else [stack.redis.port]
+    for port in nodes:
+        async with Redis(host="127.0.0.1", port=port) as node:
+            for name, value in settings.items():
+                await node.config_set(name, value)
 
 
 def _counter(exposition: str, name: str) -> float:
@@ -149,3 +164,25 @@ async def test_gateway_killed(stack: FaultStack) -> None:
     report, watcher = await run_with_fault(stack, "gateway-sigkill", inject)
     assert set(report.outcomes) == {"200"}, report.outcomes
     assert watcher.reconnects >= 1
+
+
+@pytest.mark.skipif(
+    not ON_CLUSTER, reason="a failover needs a Redis Cluster: SCOREBOARD_TEST_REDIS_CLUSTER=1"
+)
+async def test_cluster_primary_killed(stack: FaultStack) -> None:
+    """The primary holding the main board dies (SIGKILL) under load; its replica takes over. Every
+    committed increment answers 200 meanwhile (Redis unavailable: rank from PostgreSQL), none is
+    lost or counted twice, and the board converges on the promoted replica by itself."""
+    assert stack.cluster is not None
+
+    async def inject(stack: FaultStack) -> None:
+        assert stack.cluster is not None
+        board = BoardKeys("global").ranking
+        primary = stack.cluster.primary_of(board)
+        primary.kill()
+        await asyncio.to_thread(stack.cluster.wait_for_failover, board, primary)  # its replica serves
+        await asyncio.to_thread(primary.start)  # back as a replica of its successor
+
+    report, _ = await run_with_fault(stack, "cluster-primary-sigkill", inject)
+    assert set(report.outcomes) == {"200"}, report.outcomes
+    assert report.outcomes["200"] > 0

@@ -52,9 +52,9 @@ async def boards_worker(worker_factory: WorkerFactory) -> WorkerContext:
     return context
 
 
-async def run_queued(worker: WorkerContext, redis_url: str) -> list[str]:
+async def run_queued(worker: WorkerContext, queue_url: str) -> list[str]:
     """Run every queued job once, as a worker would, and empty the queue."""
-    client = ArqRedis(connection_pool=ConnectionPool.from_url(redis_url), job_deserializer=job_deserializer)
+    client = ArqRedis(connection_pool=ConnectionPool.from_url(queue_url), job_deserializer=job_deserializer)
     try:
         queued = await client.queued_jobs(queue_name=JOB_QUEUE)
         await client.delete(JOB_QUEUE)
@@ -101,12 +101,12 @@ async def audit_actions(api: httpx.AsyncClient) -> list[str]:
 
 
 async def test_an_approved_adjustment_counts_once_on_its_board_and_window_and_reaches_the_stream(
-    api: httpx.AsyncClient, boards_worker: WorkerContext, redis_url: str
+    api: httpx.AsyncClient, boards_worker: WorkerContext, queue_redis_url: str
 ) -> None:
     ann, bob = Player("Ann"), Player("Bob")
     for player, kind in [(ann, "quiz"), (ann, "quiz"), (bob, "quiz")]:
         assert (await player.play(api, kind)).status_code == 200
-    await run_queued(boards_worker, redis_url)
+    await run_queued(boards_worker, queue_redis_url)
 
     proposed = await propose(api, {"userId": str(bob.user_id), "board": "global", "delta": 15})
     assert proposed.status_code == 201, proposed.text
@@ -131,7 +131,7 @@ async def test_an_approved_adjustment_counts_once_on_its_board_and_window_and_re
     )
     assert approved.json()["reviewedBy"] == str(APPROVER.user_id)
 
-    await run_queued(boards_worker, redis_url)
+    await run_queued(boards_worker, queue_redis_url)
     assert await top(api) == [("Bob", 25), ("Ann", 20)]
     assert await top(api, "daily") == [("Ann", 20), ("Bob", 10)]  # its board and window alone
     assert await admin_events(boards_worker) == [
@@ -184,19 +184,19 @@ async def test_racing_approvals_apply_it_once(api: httpx.AsyncClient, boards_wor
 
 
 async def test_a_negative_adjustment_stops_at_zero_and_lowers_the_board(
-    api: httpx.AsyncClient, boards_worker: WorkerContext, redis_url: str
+    api: httpx.AsyncClient, boards_worker: WorkerContext, queue_redis_url: str
 ) -> None:
     ann, bob = Player("Ann"), Player("Bob")
     for player in (ann, ann, bob):
         assert (await player.play(api, "quiz")).status_code == 200
-    await run_queued(boards_worker, redis_url)
+    await run_queued(boards_worker, queue_redis_url)
     pending = (await propose(api, {"userId": str(ann.user_id), "board": "daily", "delta": -500})).json()
     assert pending["window"] == today()
 
     approved = (await review(api, pending["id"], "approve")).json()
 
     assert (approved["appliedDelta"], approved["scoreAfter"]) == (-20, 0)
-    await run_queued(boards_worker, redis_url)
+    await run_queued(boards_worker, queue_redis_url)
     assert await top(api, "daily") == [("Bob", 10), ("Ann", 0)]
     assert await top(api) == [("Ann", 20), ("Bob", 10)]
     await reconciler.reconcile({"scoreboard": boards_worker})  # the feed re-applies it: nothing changes

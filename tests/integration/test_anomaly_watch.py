@@ -50,14 +50,14 @@ async def reviews(api: httpx.AsyncClient, query: str = "") -> list[dict[str, Any
 
 
 async def test_a_cheater_is_quarantined_keeps_playing_and_sees_their_own_entry(
-    api: httpx.AsyncClient, worker: WorkerContext, watch: AnomalyWatch, redis_url: str
+    api: httpx.AsyncClient, worker: WorkerContext, watch: AnomalyWatch, queue_redis_url: str
 ) -> None:
     ann, bob, cyd = Player("Ann"), Player("Bob"), Player("Cyd")
     for player in (bob, bob, cyd):
         assert (await player.play(api, "quiz")).status_code == 200
     for _ in range(3):  # 30 points in a minute: over the limit of 25
         assert (await ann.play(api, "quiz")).status_code == 200
-    await run_queued(worker, redis_url)
+    await run_queued(worker, queue_redis_url)
     assert await names(api) == [("Ann", 30, 1), ("Bob", 20, 2), ("Cyd", 10, 3)]
 
     assert await watch.tick() == 1
@@ -77,7 +77,7 @@ async def test_a_cheater_is_quarantined_keeps_playing_and_sees_their_own_entry(
     # Ann plays on, and sees herself where she would stand; nobody else does.
     played = (await ann.play(api, "quiz")).json()
     assert (played["newScore"], played["rank"], "top10IfChanged" in played) == (40, 1, False)
-    await run_queued(worker, redis_url)
+    await run_queued(worker, queue_redis_url)
     assert await names(api) == [("Bob", 20, 1), ("Cyd", 10, 2)]
     mine = (await api.get("/api/scores/me", headers=ann.headers())).json()
     assert (mine["score"], mine["rank"]) == (40, 1)
@@ -92,7 +92,7 @@ async def test_a_cheater_is_quarantined_keeps_playing_and_sees_their_own_entry(
     )
     assert cleared.status_code == 200, cleared.text
     assert (cleared.json()["status"], cleared.json()["closedBy"]) == ("cleared", str(ROOT.user_id))
-    await run_queued(worker, redis_url)
+    await run_queued(worker, queue_redis_url)
     assert await names(api) == [("Ann", 40, 1), ("Bob", 20, 2), ("Cyd", 10, 3)]
     watch.detector.forget(str(ann.user_id))  # as if the watch had restarted: it sees her again
     assert (await ann.play(api, "quiz")).status_code == 200

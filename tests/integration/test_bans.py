@@ -27,6 +27,7 @@ from tests.integration.test_adjustments import (
     top,
 )
 from tests.integration.test_write_security import assert_error
+from tests.servers import queue_client
 from tests.waiting import eventually
 
 __all__ = ["api", "boards_worker"]  # fixtures shared with test_adjustments
@@ -48,27 +49,27 @@ async def latest_top10(worker: WorkerContext, board: str) -> list[tuple[str, int
     return [(row["displayName"], row["score"], row["rank"]) for row in latest["top10"]]
 
 
-async def play_ladder(api: httpx.AsyncClient, worker: WorkerContext, redis_url: str) -> list[Player]:
+async def play_ladder(api: httpx.AsyncClient, worker: WorkerContext, queue_url: str) -> list[Player]:
     """Ann 30, Bob 20, Cyd 10 on both boards, copied to Redis."""
     players = [Player("Ann"), Player("Bob"), Player("Cyd")]
     for player, times in zip(players, (3, 2, 1), strict=True):
         for _ in range(times):
             assert (await player.play(api, "quiz")).status_code == 200
-    await run_queued(worker, redis_url)
+    await run_queued(worker, queue_url)
     return players
 
 
 async def test_a_banned_user_leaves_every_board_and_may_not_play_until_unbanned(
-    api: httpx.AsyncClient, boards_worker: WorkerContext, redis_url: str
+    api: httpx.AsyncClient, boards_worker: WorkerContext, queue_redis_url: str
 ) -> None:
-    _, bob, cyd = await play_ladder(api, boards_worker, redis_url)
+    _, bob, cyd = await play_ladder(api, boards_worker, queue_redis_url)
     assert await latest_top10(boards_worker, "daily") == [("Ann", 30, 1), ("Bob", 20, 2), ("Cyd", 10, 3)]
     taken_before = await bob.ticket(api, "quiz")
 
     banned = await set_banned(api, bob.user_id, "ban")
     assert banned.status_code == 200, banned.text
     assert banned.json() == {"userId": str(bob.user_id), "state": "banned"}
-    await run_queued(boards_worker, redis_url)
+    await run_queued(boards_worker, queue_redis_url)
 
     for board in ("global", "daily"):
         assert await top(api, board) == [("Ann", 30), ("Cyd", 10)]
@@ -91,7 +92,7 @@ async def test_a_banned_user_leaves_every_board_and_may_not_play_until_unbanned(
         "userId": str(bob.user_id),
         "state": "visible",
     }
-    await run_queued(boards_worker, redis_url)
+    await run_queued(boards_worker, queue_redis_url)
     assert await top(api, "daily") == [("Ann", 30), ("Bob", 20), ("Cyd", 10)]
     assert await latest_top10(boards_worker, "global") == [("Ann", 30, 1), ("Bob", 20, 2), ("Cyd", 10, 3)]
     assert (await bob.play(api, "quiz")).json()["newScore"] == 30
@@ -102,11 +103,13 @@ async def test_a_banned_user_leaves_every_board_and_may_not_play_until_unbanned(
 
 
 async def test_without_the_job_the_worker_feed_hides_the_user(
-    api: httpx.AsyncClient, boards_worker: WorkerContext, redis_url: str
+    api: httpx.AsyncClient, boards_worker: WorkerContext, queue_redis_url: str
 ) -> None:
-    ann, _, _ = await play_ladder(api, boards_worker, redis_url)
+    ann, _, _ = await play_ladder(api, boards_worker, queue_redis_url)
     assert (await set_banned(api, ann.user_id, "ban")).status_code == 200
-    await boards_worker.redis.delete(JOB_QUEUE)  # the job is lost
+    queue = queue_client(queue_redis_url)
+    await queue.delete(JOB_QUEUE)  # the job is lost
+    await queue.aclose()
 
     await reconciler.reconcile({"scoreboard": boards_worker})
 

@@ -13,6 +13,7 @@ from services.worker.flags_mirror import mirroring_source
 from tests.integration.conftest import ApiClientFactory
 from tests.integration.test_runtime_flags import put_flags
 from tests.integration.test_write_security import redis_down_url
+from tests.servers import redis_client
 
 
 async def test_the_worker_repairs_a_copy_redis_missed(
@@ -58,7 +59,7 @@ async def test_the_worker_reads_postgresql_even_when_the_copy_cannot_be_written(
 
 
 async def test_a_write_never_replaces_a_newer_version(redis_url: str) -> None:
-    redis = Redis.from_url(redis_url)
+    redis = redis_client(redis_url)
     try:
         newer = StoredFlags(RuntimeFlags(increments=False), 5)
         assert await flags_mirror.publish(redis, newer)

@@ -8,6 +8,8 @@ the worker reads holds the wrong type, the app is served without its lifespan.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import asyncpg
 import httpx
 import pytest
@@ -25,6 +27,7 @@ from services.worker.metrics import WorkerMetrics
 from tests.factories import Player, api_settings, gateway_settings
 from tests.integration.conftest import ApiClientFactory
 from tests.integration.test_reads import closed_port_url
+from tests.servers import queue_client
 
 INTERNAL_ERROR = {"code": "INTERNAL_ERROR", "message": "internal error", "details": {}}
 REQUEST_ID = "client-chosen-id-0001"
@@ -106,21 +109,26 @@ async def test_a_failing_middleware_still_answers_the_documented_500(
 
 
 @pytest.fixture
-async def worker_health(worker: WorkerContext) -> httpx.AsyncClient:
-    app = create_health_app(worker.pool, worker.redis, WorkerMetrics())
+async def queue(queue_redis_url: str) -> AsyncIterator[Redis]:
+    client = queue_client(queue_redis_url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def worker_health(worker: WorkerContext, queue: Redis) -> httpx.AsyncClient:
+    app = create_health_app(worker.pool, worker.redis, WorkerMetrics(), queue=queue)
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://worker.test")
 
 
 async def test_the_worker_health_app_answers_the_documented_500(
-    worker_health: httpx.AsyncClient, redis_url: str
+    worker_health: httpx.AsyncClient, queue: Redis
 ) -> None:
-    redis = Redis.from_url(redis_url)
     try:
-        await redis.set(JOB_QUEUE, "not a sorted set")  # /metrics reads the queue's depth from it
+        await queue.set(JOB_QUEUE, "not a sorted set")  # /metrics reads the queue's depth from it
         response = await worker_health.get("/metrics", headers={"x-request-id": REQUEST_ID})
     finally:
-        await redis.delete(JOB_QUEUE)
-        await redis.aclose()
+        await queue.delete(JOB_QUEUE)
         await worker_health.aclose()
     assert_documented_500(response)
     assert response.headers["x-request-id"] == REQUEST_ID

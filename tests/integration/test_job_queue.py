@@ -4,12 +4,14 @@ worker runs them. These fail when an arq upgrade changes its job format, keys or
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from arq.connections import ArqRedis
 from arq.constants import job_key_prefix, result_key_prefix
 from arq.worker import Worker, func
+from redis.asyncio import ConnectionPool
 
 from scoreboard.domain.models import ScoreState
 from scoreboard.redis_store.job_queue import (
@@ -19,10 +21,19 @@ from scoreboard.redis_store.job_queue import (
     JobQueue,
     apply_score_job,
     job_deserializer,
+    job_serializer,
     refresh_profiles_job,
 )
 from scoreboard.redis_store.keys import JOB_QUEUE
-from services.worker.context import WorkerContext
+
+
+@pytest.fixture
+async def queue(queue_redis_url: str) -> AsyncIterator[ArqRedis]:
+    """The job queue's Redis, as the API and the worker reach it (JSON jobs)."""
+    pool = ConnectionPool.from_url(queue_redis_url)
+    client = ArqRedis(connection_pool=pool, job_serializer=job_serializer, job_deserializer=job_deserializer)
+    yield client
+    await client.aclose()
 
 
 def _job(score: int = 7) -> Job:
@@ -43,28 +54,28 @@ async def _stored(redis: ArqRedis, job_id: str) -> tuple[dict[str, Any], int, fl
     )
 
 
-async def test_an_enqueued_state_is_one_arq_job_however_often_it_is_sent(worker: WorkerContext) -> None:
+async def test_an_enqueued_state_is_one_arq_job_however_often_it_is_sent(queue: ArqRedis) -> None:
     job = _job()
-    queue = JobQueue(worker.redis)
+    jobs = JobQueue(queue)
 
-    assert await queue.enqueue(job) is True
-    assert await queue.enqueue(job) is False
+    assert await jobs.enqueue(job) is True
+    assert await jobs.enqueue(job) is False
 
-    (queued,) = await worker.redis.queued_jobs(queue_name=JOB_QUEUE)
+    (queued,) = await queue.queued_jobs(queue_name=JOB_QUEUE)
     assert queued.function == APPLY_SCORE
     assert list(queued.args) == [job.payload]
     assert queued.job_id == f"apply:{job.payload['eventId']}"
 
 
-async def test_the_adapter_writes_what_arq_enqueue_job_writes(worker: WorkerContext) -> None:
+async def test_the_adapter_writes_what_arq_enqueue_job_writes(queue: ArqRedis) -> None:
     ours, theirs = _job(1), _job(2)
-    await JobQueue(worker.redis).enqueue(ours)
-    assert await worker.redis.enqueue_job(
+    await JobQueue(queue).enqueue(ours)
+    assert await queue.enqueue_job(
         theirs.function, theirs.payload, _job_id=theirs.job_id, _queue_name=JOB_QUEUE
     )
 
-    our_record, our_ttl, our_score = await _stored(worker.redis, ours.job_id)
-    their_record, their_ttl, their_score = await _stored(worker.redis, theirs.job_id)
+    our_record, our_ttl, our_score = await _stored(queue, ours.job_id)
+    their_record, their_ttl, their_score = await _stored(queue, theirs.job_id)
     assert our_record.keys() == their_record.keys()
     assert {**our_record, "a": None, "et": None} == {**their_record, "a": None, "et": None}
     assert our_record["a"] == [ours.payload]
@@ -77,16 +88,16 @@ async def test_the_adapter_writes_what_arq_enqueue_job_writes(worker: WorkerCont
     assert JOB_EXPIRES_MS - 5_000 < our_ttl <= JOB_EXPIRES_MS
 
 
-async def test_a_job_with_a_result_is_not_enqueued_again_as_in_arq(worker: WorkerContext) -> None:
+async def test_a_job_with_a_result_is_not_enqueued_again_as_in_arq(queue: ArqRedis) -> None:
     job = _job()
-    await worker.redis.set(result_key_prefix + job.job_id, b"done")
+    await queue.set(result_key_prefix + job.job_id, b"done")
 
-    assert await JobQueue(worker.redis).enqueue(job) is False
-    assert await worker.redis.enqueue_job(job.function, job.payload, _job_id=job.job_id) is None
+    assert await JobQueue(queue).enqueue(job) is False
+    assert await queue.enqueue_job(job.function, job.payload, _job_id=job.job_id) is None
 
 
 @pytest.mark.timeout(30)
-async def test_arq_worker_runs_the_jobs_the_adapter_wrote(worker: WorkerContext, redis_url: str) -> None:
+async def test_arq_worker_runs_the_jobs_the_adapter_wrote(queue: ArqRedis, queue_redis_url: str) -> None:
     ran: list[tuple[str, Any]] = []
 
     async def apply_score(ctx: dict[str, Any], payload: dict[str, Any]) -> None:
@@ -96,10 +107,10 @@ async def test_arq_worker_runs_the_jobs_the_adapter_wrote(worker: WorkerContext,
         ran.append(("refresh_profiles", payload))
 
     first, second = _job(), refresh_profiles_job([uuid.uuid4()])
-    queue = JobQueue(worker.redis)
-    await queue.enqueue(first)
-    await queue.enqueue(second)
-    own = ArqRedis.from_url(redis_url)
+    jobs = JobQueue(queue)
+    await jobs.enqueue(first)
+    await jobs.enqueue(second)
+    own = ArqRedis.from_url(queue_redis_url)
     functions = [func(apply_score, name=APPLY_SCORE), func(refresh_profiles, name="refresh_profiles")]
     reading = {"queue_name": JOB_QUEUE, "job_deserializer": job_deserializer}  # as services/worker/main.py
     arq_worker = Worker(

@@ -27,9 +27,9 @@ async def put_privacy(api: httpx.AsyncClient, player: Player, public: Any) -> ht
     return await api.put("/api/me/privacy", json={"public": public}, headers=player.headers())
 
 
-async def queued_refreshes(redis_url: str) -> list[dict[str, Any]]:
+async def queued_refreshes(queue_url: str) -> list[dict[str, Any]]:
     """The payloads of the queued refresh_profiles jobs, read the way arq reads them."""
-    client = ArqRedis(connection_pool=ConnectionPool.from_url(redis_url), job_deserializer=job_deserializer)
+    client = ArqRedis(connection_pool=ConnectionPool.from_url(queue_url), job_deserializer=job_deserializer)
     try:
         queued = await client.queued_jobs(queue_name=JOB_QUEUE)
     finally:
@@ -50,7 +50,7 @@ def shown(entry: dict[str, Any]) -> dict[str, Any]:
 
 
 async def test_going_private_is_recorded_and_the_worker_is_asked_to_show_it(
-    api: httpx.AsyncClient, worker: WorkerContext, redis_url: str
+    api: httpx.AsyncClient, worker: WorkerContext, queue_redis_url: str
 ) -> None:
     ann = Player("Ann")
 
@@ -59,7 +59,7 @@ async def test_going_private_is_recorded_and_the_worker_is_asked_to_show_it(
     assert answer.status_code == 200, answer.text
     assert answer.json() == {"userId": str(ann.user_id), "public": False}
     assert await worker.pool.fetchval("SELECT is_public FROM users WHERE id = $1", ann.user_id) is False
-    assert await queued_refreshes(redis_url) == [{"userIds": [str(ann.user_id)]}]
+    assert await queued_refreshes(queue_redis_url) == [{"userIds": [str(ann.user_id)]}]
 
 
 async def test_the_refresh_hides_the_user_on_reads_and_in_a_newer_top_10(

@@ -11,7 +11,6 @@ from typing import Any
 
 import httpx
 import pytest
-from redis.asyncio import Redis
 
 from scoreboard.domain.flags import RuntimeFlags, StoredFlags
 from scoreboard.redis_store import flags_mirror
@@ -19,6 +18,7 @@ from tests.factories import Player
 from tests.integration.conftest import ApiClientFactory
 from tests.integration.test_rate_limits import assert_rate_limited, increment
 from tests.integration.test_write_security import assert_error, redis_down_url
+from tests.servers import redis_client
 
 ROOT = Player("Root", admin=True)
 WAIT_S = 10.0  # generous on a busy machine: the contract (2 s) is measured by the e2e test
@@ -135,7 +135,7 @@ async def test_another_api_process_applies_a_change_within_its_refresh(api_facto
 
 async def test_a_change_is_copied_to_redis_for_the_gateway(api: httpx.AsyncClient, redis_url: str) -> None:
     after = await put_flags(api, realtime=False, rate_limit_ip_per_min=77)
-    redis = Redis.from_url(redis_url)
+    redis = redis_client(redis_url)
     try:
         copy = await flags_mirror.read(redis)
     finally:

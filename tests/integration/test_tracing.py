@@ -15,12 +15,16 @@ from services.worker.context import WorkerContext
 from services.worker.jobs import apply_score
 from tests.factories import Player
 from tests.integration.conftest import ApiClientFactory
+from tests.servers import queue_client
 
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
 
 async def test_an_increment_is_one_trace_across_the_three_services(
-    exporter: InMemorySpanExporter, api_factory: ApiClientFactory, worker: WorkerContext
+    exporter: InMemorySpanExporter,
+    api_factory: ApiClientFactory,
+    worker: WorkerContext,
+    queue_redis_url: str,
 ) -> None:
     exporter.clear()
     api = await api_factory()
@@ -28,7 +32,9 @@ async def test_an_increment_is_one_trace_across_the_three_services(
     assert response.status_code == 200, response.text
 
     await worker.leaderboard.mark_ready("global", "all")  # as the worker's start-up reconcile leaves it
-    (job,) = await worker.redis.queued_jobs(queue_name=JOB_QUEUE)
+    queue = queue_client(queue_redis_url)
+    (job,) = await queue.queued_jobs(queue_name=JOB_QUEUE)
+    await queue.aclose()
     payload: dict[str, Any] = job.args[0]
     assert payload["traceparent"]
     await apply_score({"scoreboard": worker}, payload)

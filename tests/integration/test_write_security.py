@@ -18,13 +18,13 @@ import orjson
 import pytest
 from joserfc import jwt
 from joserfc.jwk import OctKey
-from redis.asyncio import Redis
 
 from scoreboard.redis_store.keys import JOB_QUEUE, BoardKeys
 from scoreboard.security.bearer import mint_dev_token
 from scoreboard.security.client import build_increment_request
 from scoreboard.security.tickets import Ticket, TicketBook
 from tests.factories import JWT_SECRET, SIGNING_KEYS, TICKET_SECRET, Player
+from tests.servers import queue_client, redis_client
 
 INCREMENT = "/api/scores/increment"
 ACTIONS = "/api/actions"
@@ -517,7 +517,7 @@ async def test_no_signing_keys_fails_closed_with_503(api_factory: Any, database_
 
 
 async def test_database_down_is_503_and_nothing_is_half_written(
-    api_factory: Any, redis_url: str, database_url: str
+    api_factory: Any, redis_url: str, queue_redis_url: str, database_url: str
 ) -> None:
     api = await api_factory(database_url=database_down_url())
     alice = Player()
@@ -527,16 +527,20 @@ async def test_database_down_is_503_and_nothing_is_half_written(
     response = await api.post(INCREMENT, json=body, headers=headers)
 
     assert_error(response, 503, "UNAVAILABLE")
-    redis = Redis.from_url(redis_url)
+    redis = redis_client(redis_url)
     try:
         keys = BoardKeys("global")
         assert await redis.zcard(keys.ranking) == 0
         assert await redis.hlen(keys.members) == 0
         assert await redis.hget("sb:profiles", str(alice.user_id)) is None
-        assert await redis.zcard(JOB_QUEUE) == 0
         assert await redis.xlen("scores.updated") == 0
     finally:
         await redis.aclose()
+    queue = queue_client(queue_redis_url)
+    try:
+        assert await queue.zcard(JOB_QUEUE) == 0
+    finally:
+        await queue.aclose()
     assert await user_state(database_url, alice.user_id) == (None, 0)
 
 

@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import pytest
+from redis.asyncio.connection import Connection
 from redis.exceptions import ResponseError
 
+from scoreboard.redis_store.cluster import (
+    ClusterErrorReplies,
+    ClusterUnreachableError,
+    ConnectionTornError,
+    _torn_connections_as_connection_errors,
+)
 from scoreboard.redis_store.errors import UNAVAILABLE_ERRORS, ErrorReplies
 
 NOT_NOW = [
@@ -49,3 +56,41 @@ def test_a_reply_that_says_our_command_is_wrong_stays_an_error(reply: str) -> No
     error = ErrorReplies.parse_error(reply)
     assert isinstance(error, ResponseError)
     assert not isinstance(error, UNAVAILABLE_ERRORS)
+
+
+# What a Cluster adds during a failover or a resharding, read by the cluster client's parser.
+CLUSTER_NOT_NOW = [
+    *NOT_NOW,
+    "MOVED 3999 127.0.0.1:6381",
+    "ASK 3999 127.0.0.1:6381",
+]
+
+
+@pytest.mark.parametrize("reply", CLUSTER_NOT_NOW)
+def test_a_cluster_reply_that_says_not_now_is_unavailability(reply: str) -> None:
+    assert isinstance(ClusterErrorReplies.parse_error(reply), UNAVAILABLE_ERRORS)
+
+
+@pytest.mark.parametrize("reply", [*BUGS, "CROSSSLOT Keys in request don't hash to the same slot"])
+def test_a_cluster_reply_that_says_our_command_is_wrong_stays_an_error(reply: str) -> None:
+    error = ClusterErrorReplies.parse_error(reply)
+    assert isinstance(error, ResponseError)
+    assert not isinstance(error, UNAVAILABLE_ERRORS)
+
+
+def test_a_cluster_that_cannot_be_reached_is_unavailability() -> None:
+    assert issubclass(ClusterUnreachableError, UNAVAILABLE_ERRORS)
+
+
+async def test_a_connection_closed_under_a_command_is_a_connection_error() -> None:
+    """What a Cluster client meets when a failover drops the connection a command is writing to
+    (redis_store/cluster.py): the transport's own error, raised inside redis-py's connection."""
+    never_connected = Connection()
+    with pytest.raises(ConnectionTornError), _torn_connections_as_connection_errors():
+        await never_connected._send_packed_command([b"PING\r\n"])
+    assert issubclass(ConnectionTornError, UNAVAILABLE_ERRORS)
+
+
+def test_an_error_of_our_own_is_not_taken_for_a_closed_connection() -> None:
+    with pytest.raises(AttributeError), _torn_connections_as_connection_errors():
+        None.missing  # type: ignore[attr-defined]  # noqa: B018

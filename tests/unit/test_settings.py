@@ -13,6 +13,7 @@ from pydantic_settings import SettingsError
 from scoreboard.config import JwtSettings, TicketSettings, fail_on_invalid_settings
 from scoreboard.domain.anomalies import Limits, Population
 from services.api.settings import ApiSettings
+from services.gateway.settings import GatewaySettings
 from services.worker.settings import WorkerProcessSettings
 
 SECRET = "s" * 40
@@ -281,3 +282,48 @@ def test_the_signing_key_id_admin_is_reserved_for_adjustments(env: pytest.Monkey
     env.setenv("SCOREBOARD_SIGNING_KEYS", json.dumps({"admin": "k" * 40}))
     with pytest.raises(ValidationError, match="reserved"):
         ApiSettings()  # type: ignore[call-arg]
+
+
+def test_a_redis_cluster_is_named_by_its_scheme_or_a_flag_and_the_queue_by_its_own_url(
+    env: pytest.MonkeyPatch,
+) -> None:
+    env.setenv("SCOREBOARD_REDIS_URL", "redis+cluster://:pw@node-0:6379")
+    env.setenv("SCOREBOARD_QUEUE_REDIS_URL", "redis://queue:6379/0")
+    settings = ApiSettings()  # type: ignore[call-arg]
+    assert settings.store_is_cluster
+    assert settings.store_url() == "redis://:pw@node-0:6379"
+    assert settings.queue_url() == "redis://queue:6379/0"
+
+    env.setenv("SCOREBOARD_REDIS_URL", "rediss://node-0:6379")
+    env.setenv("SCOREBOARD_REDIS_CLUSTER", "true")
+    flagged = WorkerProcessSettings()  # type: ignore[call-arg]
+    assert flagged.store_is_cluster
+    assert flagged.store_url() == "rediss://node-0:6379"
+
+
+def test_the_queue_is_the_boards_redis_unless_set(env: pytest.MonkeyPatch) -> None:
+    settings = ApiSettings()  # type: ignore[call-arg]
+    assert not settings.store_is_cluster
+    assert settings.queue_url() == REQUIRED["SCOREBOARD_REDIS_URL"]
+
+
+@pytest.mark.parametrize(
+    ("store", "queue", "says"),
+    [
+        ("redis+cluster://node-0:6379", None, "set SCOREBOARD_QUEUE_REDIS_URL"),
+        ("redis://cache:6379/0", "redis+cluster://node-0:6379", "must name a single Redis"),
+    ],
+)
+def test_arq_is_never_given_a_cluster(
+    env: pytest.MonkeyPatch, store: str, queue: str | None, says: str
+) -> None:
+    env.setenv("SCOREBOARD_REDIS_URL", store)
+    if queue:
+        env.setenv("SCOREBOARD_QUEUE_REDIS_URL", queue)
+    with pytest.raises(ValidationError, match=says):
+        WorkerProcessSettings()  # type: ignore[call-arg]
+
+
+def test_the_gateway_needs_no_queue_on_a_cluster(env: pytest.MonkeyPatch) -> None:
+    env.setenv("SCOREBOARD_REDIS_URL", "redis+cluster://node-0:6379")
+    assert GatewaySettings().store_is_cluster  # type: ignore[call-arg]

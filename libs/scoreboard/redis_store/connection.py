@@ -1,27 +1,58 @@
-"""Redis clients. Connecting is lazy, so a process starts while Redis is still down."""
+"""Redis clients, one per role (ARCHITECTURE.md: Redis roles). Connecting is lazy, so a process
+starts while Redis is still down."""
 
 from __future__ import annotations
 
-from arq.connections import ArqRedis
-from redis.asyncio import ConnectionPool
+from typing import cast
 
-from scoreboard.config import RedisSettings
+from arq.connections import ArqRedis
+from redis.asyncio import ConnectionPool, Redis
+
+from scoreboard.config import QueueRedisSettings, RedisSettings
+from scoreboard.redis_store.cluster import StoreCluster
 from scoreboard.redis_store.errors import UNAVAILABLE_ERRORS, ErrorReplies
 from scoreboard.redis_store.job_queue import job_deserializer, job_serializer
 
-__all__ = ["UNAVAILABLE_ERRORS", "create_redis", "is_reachable"]
+__all__ = ["UNAVAILABLE_ERRORS", "create_queue_redis", "create_redis", "is_reachable"]
 
 
 def create_redis(
     settings: RedisSettings, *, max_connections: int = 64, read_timeout_s: float | None = None
-) -> ArqRedis:
-    """One pool per process; ArqRedis is a redis.asyncio.Redis that can also enqueue jobs.
+) -> Redis:
+    """The boards' Redis (boards, the stream, limits), one pool per process: a single Redis, or
+    a Redis Cluster (redis_store/cluster.py). On a single Redis it is an ArqRedis, which can also
+    serve as the queue's client (create_queue_redis).
 
     A client for blocking reads (XREAD BLOCK) needs a read timeout longer than its block time.
     """
+    timeout_s = read_timeout_s or settings.redis_timeout_s
+    if settings.store_is_cluster:
+        cluster = StoreCluster.from_url(
+            settings.store_url(),
+            socket_timeout=timeout_s,
+            socket_connect_timeout=settings.redis_timeout_s,
+            health_check_interval=30,
+            max_connections=max_connections,  # per node
+            decode_responses=False,
+        )
+        # The Cluster answers every command this library sends (the test suite runs against one:
+        # tests/servers.py); one annotation serves both clients.
+        return cast(Redis, cluster)
+    return _single(settings.store_url(), settings, timeout_s, max_connections)
+
+
+def create_queue_redis(settings: QueueRedisSettings, *, store: Redis, max_connections: int = 16) -> ArqRedis:
+    """The job queue's client: `store` itself when the queue shares its server (one pool, and the
+    API's write-through and its job go in one round trip), else its own single primary."""
+    if settings.queue_redis_url is None and isinstance(store, ArqRedis):
+        return store
+    return _single(settings.queue_url(), settings, settings.redis_timeout_s, max_connections)
+
+
+def _single(url: str, settings: RedisSettings, timeout_s: float, max_connections: int) -> ArqRedis:
     pool = ConnectionPool.from_url(
-        settings.redis_url.get_secret_value(),
-        socket_timeout=read_timeout_s or settings.redis_timeout_s,
+        url,
+        socket_timeout=timeout_s,
         socket_connect_timeout=settings.redis_timeout_s,
         health_check_interval=30,
         max_connections=max_connections,
@@ -33,7 +64,7 @@ def create_redis(
     return ArqRedis(connection_pool=pool, job_serializer=job_serializer, job_deserializer=job_deserializer)
 
 
-async def is_reachable(redis: ArqRedis) -> bool:
+async def is_reachable(redis: Redis) -> bool:
     try:
         return bool(await redis.ping())
     except Exception:  # any failure at all means "not ready"

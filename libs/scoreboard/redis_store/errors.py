@@ -1,8 +1,9 @@
 """What an error reply from Redis means: "not now" (unavailable) or a bug in our own command.
 
-redis-py types only some replies (OOM, READONLY, NOSCRIPT), leaves the others (BUSY, MISCONF,
-CLUSTERDOWN, ...) as a plain ResponseError, and Redis 6 wraps the error of a command run inside a
-script ("Error running script (call to f_...): @user_script:12: ... -OOM command not allowed ...").
+redis-py types only some replies (OOM, READONLY, NOSCRIPT; on a Cluster also MOVED, ASK,
+CLUSTERDOWN, TRYAGAIN), leaves the others (BUSY, MISCONF, ...) as a plain ResponseError, and
+Redis 6 wraps the error of a command run inside a script ("Error running script (call to
+f_...): @user_script:12: ... -OOM command not allowed ...").
 The connections' parser (see ErrorReplies) gives each of those its own type as the reply is read,
 so every `except UNAVAILABLE_ERRORS` in the code, pipelines included, treats a full or read-only
 Redis exactly like an unreachable one; a WRONGTYPE or a failing script stays a ResponseError.
@@ -14,13 +15,16 @@ import re
 
 from redis.asyncio.connection import DefaultParser
 from redis.exceptions import (
+    AskError,
     ClusterDownError,
+    ClusterError,
     InvalidResponse,
     MasterDownError,
     NoScriptError,
     OutOfMemoryError,
     ReadOnlyError,
     ResponseError,
+    SlotNotCoveredError,
     TryAgainError,
 )
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -53,13 +57,18 @@ _INSIDE_SCRIPT = re.compile(r"^Error running script \(call to [^)]*\): .*?-([A-Z
 
 # What "Redis cannot serve right now" looks like to redis-py: unreachable, still loading its data
 # after a restart (BusyLoadingError is a ConnectionError), something that does not speak Redis at
-# that address, or one of the error replies above.
+# that address, or one of the error replies above. On a Redis Cluster (redis_store/cluster.py) a
+# failover adds its own: redirections that kept moving past the client's retries (MovedError and
+# AskError, ClusterError "TTL exhausted") and a slot no node serves for now.
 UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
     RedisConnectionError,
     RedisTimeoutError,
     InvalidResponse,
     OSError,
     TimeoutError,
+    ClusterError,
+    AskError,
+    SlotNotCoveredError,
     *set(NOT_NOW.values()),
 )
 

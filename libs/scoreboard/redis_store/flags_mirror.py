@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import orjson
 from redis.asyncio import Redis
-from redis.exceptions import WatchError
 
 from scoreboard.domain.flags import RuntimeFlags, StoredFlags
 from scoreboard.redis_store.keys import RUNTIME_FLAGS
-
-WATCH_ATTEMPTS = 5
+from scoreboard.redis_store.scripts import Scripts
 
 
 def encode(stored: StoredFlags) -> bytes:
@@ -47,20 +45,9 @@ async def read(redis: Redis) -> StoredFlags | None:
 
 async def publish(redis: Redis, stored: StoredFlags) -> bool:
     """Write `stored` unless the copy is already as new; True when written. One round trip when
-    nothing is to be written (the worker asks every tick), an optimistic transaction otherwise."""
+    nothing is to be written (the worker asks every tick); otherwise one script compares and
+    writes (scripts/publish_flags.lua), which a Redis Cluster runs as well as a single Redis."""
     if _version(await redis.get(RUNTIME_FLAGS)) >= stored.version:
         return False
-    payload = encode(stored)
-    for _ in range(WATCH_ATTEMPTS):
-        async with redis.pipeline(transaction=True) as pipe:
-            try:
-                await pipe.watch(RUNTIME_FLAGS)
-                if _version(await pipe.get(RUNTIME_FLAGS)) >= stored.version:
-                    return False
-                pipe.multi()  # type: ignore[no-untyped-call]
-                pipe.set(RUNTIME_FLAGS, payload)
-                await pipe.execute()
-                return True
-            except WatchError:
-                continue  # written meanwhile: look again
-    return False
+    written = await Scripts(redis).publish_flags(keys=[RUNTIME_FLAGS], args=[stored.version, encode(stored)])
+    return bool(written)

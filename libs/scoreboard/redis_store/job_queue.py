@@ -107,7 +107,8 @@ def moderate_users_job(user_ids: Sequence[UUID]) -> Job:
 class JobQueue:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
-        self._enqueue = Scripts(redis).enqueue_job
+        self._scripts = Scripts(redis)
+        self._enqueue = self._scripts.enqueue_job
 
     async def add_to(self, pipe: Pipeline, job: Job) -> None:
         """Add the enqueue of `job` to a pipeline (it runs when the pipeline does); its reply is
@@ -122,5 +123,5 @@ class JobQueue:
         """Enqueue one job on its own; False when a job of that id was queued already."""
         async with self._redis.pipeline(transaction=False) as pipe:
             await self.add_to(pipe, job)
-            (added,) = await pipe.execute()
+            (added,) = await self._scripts.execute(pipe)
         return bool(added)

@@ -2,7 +2,10 @@
 
 Keys of one board window share the hash tag `{board:<id>}` (all-time) or `{board:<id>:<window>}`,
 so a Lua script that touches several of them stays valid on Redis Cluster, and each window of a
-board may live on its own shard. The event stream keeps the name clients know from the contract.
+board may live on its own shard; limiter keys are tagged per IP or user, stagger keys per user
+(ARCHITECTURE.md: Redis roles, decision 0015). A key without a tag is one key that no script
+combines with another (the stream, the profiles hash, the watermarks). The event stream keeps
+the name clients know from the contract. The job queue's keys are arq's, on the queue's Redis.
 """
 
 from __future__ import annotations
@@ -56,9 +59,10 @@ class BoardKeys:
 
 
 def rate_limit_key(scope: str, subject: str) -> str:
-    """Every limiter key shares one hash tag, so one script can check the IP and the user
-    together on Redis Cluster; the cost is that all limiter state lives on one shard."""
-    return f"{RATE_LIMIT_PREFIX}{{rl}}:{scope}:{subject}"
+    """Tagged per subject (one IP, one user), so limiter state spreads over a Cluster's shards;
+    the IP's and the user's logs are then in different slots, which is why a Cluster checks them
+    one script call after the other (redis_store/rate_limit.py)."""
+    return f"{RATE_LIMIT_PREFIX}{{{scope}:{subject}}}"
 
 
 def ticket_stagger_key(user_id: str, action_type: str) -> str:

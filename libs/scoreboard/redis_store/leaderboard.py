@@ -16,6 +16,7 @@ import hiredis
 import orjson
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
+from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.connection import Connection, ConnectionPool
 
 from scoreboard.domain.boards import Board
@@ -131,7 +132,7 @@ class Leaderboard:
         async with self._redis.pipeline(transaction=False) as pipe:
             for (board_id, window_id), indexes in groups.items():
                 await self._queue_apply(pipe, board_id, window_id, [states[i] for i in indexes])
-            replies = await pipe.execute()
+            replies = await self._scripts.execute(pipe)
         outcomes: list[ApplyOutcome | None] = [None] * len(states)
         for indexes, reply in zip(groups.values(), replies, strict=True):
             for index, raw in zip(indexes, reply, strict=True):
@@ -169,7 +170,7 @@ class Leaderboard:
             pipe.hsetnx(PROFILES, str(states[0].user_id), profile_value(display_name, is_public))
             if also is not None:
                 await also(pipe)
-            replies = await pipe.execute()
+            replies = await self._scripts.execute(pipe)
         return [_apply_outcome(reply[0]) for reply in replies[: len(states)]]
 
     async def mark_emitted(self, *states: ScoreState) -> None:
@@ -180,7 +181,7 @@ class Leaderboard:
                 expire = self.expire_at_ms(state.board_id, state.window_id)
                 args: list[str | int] = [str(state.user_id), state.score, expire]
                 await self._scripts.mark_emitted(keys=[keys.emitted], args=args, client=pipe)
-            await pipe.execute()
+            await self._scripts.execute(pipe)
 
     async def save_profiles(self, profiles: dict[UUID, tuple[str, bool]]) -> None:
         if profiles:
@@ -225,7 +226,7 @@ class Leaderboard:
         most once in a rebuild. The entries of `hidden` users go to the rebuild's hidden hash,
         not its ranking (see moderate)."""
         keys = BoardKeys(board_id, window_id)
-        commands = []
+        commands: list[tuple[object, ...]] = []
         for low in range(0, len(users), REBUILD_CHUNK):
             high = low + REBUILD_CHUNK
             chunk_users, chunk_members = users[low:high], members[low:high]
@@ -239,11 +240,11 @@ class Leaderboard:
             ]
             ranking, held = _ranking_and_held(chunk_users, scores[low:high], chunk_members, hidden)
             if ranking:
-                commands.append(_pack(("ZADD", keys.rebuild_ranking, *ranking)))
+                commands.append(("ZADD", keys.rebuild_ranking, *ranking))
             if held:
-                commands.append(_pack(("HSET", keys.rebuild_hidden, *held)))
-            commands.append(_pack(("HSET", keys.rebuild_members, *by_user)))
-            commands.append(_pack(("HSET", PROFILES, *profiles)))
+                commands.append(("HSET", keys.rebuild_hidden, *held))
+            commands.append(("HSET", keys.rebuild_members, *by_user))
+            commands.append(("HSET", PROFILES, *profiles))
             known = [
                 item
                 for user, v in zip(chunk_users, versions[low:high], strict=False)
@@ -251,7 +252,7 @@ class Leaderboard:
                 for item in (user, v)
             ]
             if known:
-                commands.append(_pack(("HSET", keys.rebuild_versions, *known)))
+                commands.append(("HSET", keys.rebuild_versions, *known))
         expire = self.expire_at_ms(board_id, window_id)
         if expire and commands:  # a rebuild that dies half-way leaves nothing for ever
             for key in (
@@ -260,8 +261,8 @@ class Leaderboard:
                 keys.rebuild_versions,
                 keys.rebuild_hidden,
             ):
-                commands.append(_pack(("PEXPIREAT", key, expire)))
-        await self._send_packed(commands)
+                commands.append(("PEXPIREAT", key, expire))
+        await self._send_bulk(commands)
 
     async def load_rebuild_hidden(self, board_id: str, window_id: str, users: Collection[str]) -> None:
         """Mark users hidden in the board being rebuilt before its entries are loaded, so that
@@ -283,19 +284,27 @@ class Leaderboard:
             argv += [user, 1 if hidden else 0]
         return int(await self._scripts.moderate(keys=[keys.ranking, keys.members, keys.hidden], args=argv))
 
-    async def _send_packed(self, commands: list[bytes]) -> None:
-        """Send already packed commands in one write, like a pipeline, and read every reply.
+    async def _send_bulk(self, commands: list[tuple[object, ...]]) -> None:
+        """Send commands in one write, like a pipeline, and read every reply.
 
         redis-py packs a pipeline in Python (about 3 us per member here, most of a rebuild's CPU);
         hiredis (a dependency: redis[hiredis]) packs the same in C. An error reply raises, and
-        the connection is dropped rather than returned with replies left unread.
+        the connection is dropped rather than returned with replies left unread. On a Redis
+        Cluster the commands go through its pipeline instead, which sends each to its key's node
+        (the profiles hash is not on the board's shard).
         """
         if not commands:
+            return
+        if isinstance(self._redis, RedisCluster):
+            async with self._redis.pipeline() as pipe:
+                for command in commands:
+                    pipe.execute_command(*command)
+                await pipe.execute()
             return
         pool = self._redis.connection_pool
         connection = await _checkout(pool)
         try:
-            await connection.send_packed_command(b"".join(commands))
+            await connection.send_packed_command(b"".join(_pack(command) for command in commands))
             for _ in commands:
                 await connection.read_response()
         except BaseException:

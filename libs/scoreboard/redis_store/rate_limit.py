@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 
 from scoreboard.redis_store.connection import UNAVAILABLE_ERRORS
 from scoreboard.redis_store.keys import rate_limit_key
@@ -76,19 +77,37 @@ class LocalSlidingWindow:
 class RateLimiter:
     def __init__(self, redis: Redis, on_fallback: Callable[[], None] | None = None) -> None:
         self._script = Scripts(redis).sliding_windows  # scripts/sliding_windows.lua
+        self._cluster = isinstance(redis, RedisCluster)
         self._local = LocalSlidingWindow()
         self._on_fallback = on_fallback
 
     async def hit(self, *checks: Check) -> list[Decision]:
-        """Run the checks in order, in one round trip; stop at the first refusal."""
+        """Run the checks in order, in one round trip; stop at the first refusal. On a Redis
+        Cluster each check's log has its own slot (redis_store/keys.py), so each check is its own
+        script call, made only when the checks before it admitted."""
         keys = [rate_limit_key(check.scope, check.subject) for check in checks]
-        args: list[str | int] = [WINDOW_MS, secrets.token_hex(8), *(check.limit for check in checks)]
+        token = secrets.token_hex(8)
         try:
-            raw = await self._script(keys=keys, args=args)
+            if not self._cluster:
+                return self._decisions(checks, await self._run(keys, checks, token))
+            decisions: list[Decision] = []
+            for key, check in zip(keys, checks, strict=True):
+                decisions += self._decisions((check,), await self._run([key], (check,), token))
+                if not decisions[-1].admitted:
+                    break
+            return decisions
         except UNAVAILABLE_ERRORS:
             if self._on_fallback:
                 self._on_fallback()
             return self._hit_locally(keys, checks)
+
+    async def _run(self, keys: list[str], checks: tuple[Check, ...], token: str) -> list[list[int]]:
+        args: list[str | int] = [WINDOW_MS, token, *(check.limit for check in checks)]
+        raw: list[list[int]] = await self._script(keys=keys, args=args)
+        return raw
+
+    @staticmethod
+    def _decisions(checks: tuple[Check, ...], raw: list[list[int]]) -> list[Decision]:
         return [
             _decision(bool(admitted), check.limit, remaining, retry_ms, reset_ms)
             for check, (admitted, remaining, retry_ms, reset_ms) in zip(checks, raw, strict=False)

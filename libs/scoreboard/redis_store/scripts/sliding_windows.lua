@@ -1,5 +1,6 @@
 -- Sliding-window rate limits, several checked at once.
--- KEYS: one log per check, in order (every limiter key shares one hash tag: redis_store/keys.py).
+-- KEYS: one log per check, in order (all in one slot: a Cluster sends one check per call,
+-- redis_store/rate_limit.py).
 -- ARGV: window_ms, a unique member, then one limit per key.
 -- Checks run in order and stop at the first refusal, which leaves the later logs untouched (as
 -- if they had been checked one after another). Returns, per check made, {admitted, remaining,
