@@ -50,7 +50,8 @@ async def run(options: Options) -> Report:
             "sweep_fractions_of_max": list(sweep),
         },
     )
-    stack = await Stack.start(split=options.split)
+    report.params["api_processes"] = options.api_processes
+    stack = await Stack.start(split=options.split, replicas=options.replicas)
     report.params["cpu_pinning"] = pinning(options, stack.server_pids())
     try:
         base = combine(
@@ -69,10 +70,12 @@ async def run(options: Options) -> Report:
                 for i, part in enumerate(split(users, processes))
             ]
 
+        api_cpu_before = stack.cpu_seconds_of("api")
         closed_results: list[WriteResult] = await drive(
             gen_write.run, configs(duration_s=duration), "write api: closed loop", duration + 60
         )
         closed = combine([r.phases[0] for r in closed_results])
+        api_cpu_s = stack.cpu_seconds_of("api") - api_cpu_before  # includes the generators' start: ~idle
         max_rate = closed.ok / closed.seconds
         phases = [(max(1.0, max_rate * f / processes), step_s) for f in sweep]
         swept: list[WriteResult] = await drive(
@@ -82,6 +85,7 @@ async def run(options: Options) -> Report:
     finally:
         await stack.astop()
     _fill(report, base, closed, points, sweep)
+    _fill_cpu(report, closed, api_cpu_s)
     return report
 
 
@@ -142,3 +146,18 @@ def _fill(
         "shed": sum(p.shed for p in points),
         "note": "shed = open-loop operations not started because 512 per process were already in flight",
     }
+
+
+def _fill_cpu(report: Report, closed: PhaseResult, api_cpu_s: float) -> None:
+    """What the API processes spent (utime + stime from /proc) over the closed loop."""
+    if not closed.ok or api_cpu_s <= 0:
+        return
+    report.add(
+        "API CPU per increment, ticket included (closed loop)",
+        api_cpu_s / closed.ok * 1e6,
+        "us",
+        better="lower",
+    )
+    report.add("increments per API CPU-second (closed loop)", closed.ok / api_cpu_s, "ops/cpu-s")
+    report.add("API CPU used (closed loop)", api_cpu_s / closed.seconds * 100, "% of a core", better="lower")
+    report.details["api_cpu_s"] = api_cpu_s
