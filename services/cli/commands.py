@@ -38,6 +38,7 @@ def _uvicorn_options(host: str, port: int, graceful_s: float) -> dict[str, Any]:
         "loop": "uvloop",
         "http": "httptools",
         "log_config": None,
+        "access_log": False,  # ours is the request context's (scoreboard/web/middleware.py)
         "timeout_graceful_shutdown": math.ceil(graceful_s),
         "server_header": False,
         "proxy_headers": False,

@@ -17,7 +17,7 @@ from tests.load.procs import raise_open_files_limit
 from tests.load.report import RESULTS_DIR, Report, table, write
 from tests.load.scenarios.common import Options
 
-SCENARIOS = ("write", "read", "fanout", "e2e", "rebuild", "boards", "fastpath", "anomalies")
+SCENARIOS = ("write", "read", "fanout", "e2e", "rebuild", "boards", "fastpath", "writepath", "anomalies")
 
 
 def parse(argv: list[str]) -> tuple[list[str], Options]:

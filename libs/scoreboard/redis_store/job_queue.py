@@ -28,7 +28,7 @@ from redis.asyncio.client import Pipeline
 
 from scoreboard.domain.models import ScoreState
 from scoreboard.redis_store.keys import JOB_QUEUE, apply_job_id
-from scoreboard.redis_store.scripts import Scripts
+from scoreboard.redis_store.scripts import Scripts, execute
 
 APPLY_SCORE = "apply_score"
 REFRESH_PROFILES = "refresh_profiles"
@@ -122,5 +122,5 @@ class JobQueue:
         """Enqueue one job on its own; False when a job of that id was queued already."""
         async with self._redis.pipeline(transaction=False) as pipe:
             await self.add_to(pipe, job)
-            (added,) = await pipe.execute()
+            (added,) = await execute(pipe)
         return bool(added)

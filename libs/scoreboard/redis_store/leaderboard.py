@@ -24,7 +24,7 @@ from scoreboard.domain.ranking import decode_member, encode_member, shared_ranks
 from scoreboard.redis_store.connection import UNAVAILABLE_ERRORS
 from scoreboard.redis_store.keys import ALL_TIME, PROFILES, BoardKeys
 from scoreboard.redis_store.profiles import profile_value
-from scoreboard.redis_store.scripts import Scripts
+from scoreboard.redis_store.scripts import Scripts, execute
 
 REBUILD_CHUNK = 1_000  # entries per bulk command: Redis serves other clients between commands
 REBUILD_LOCK_TTL_MS = 60_000  # renewed with every page written
@@ -131,7 +131,7 @@ class Leaderboard:
         async with self._redis.pipeline(transaction=False) as pipe:
             for (board_id, window_id), indexes in groups.items():
                 await self._queue_apply(pipe, board_id, window_id, [states[i] for i in indexes])
-            replies = await pipe.execute()
+            replies = await execute(pipe)
         outcomes: list[ApplyOutcome | None] = [None] * len(states)
         for indexes, reply in zip(groups.values(), replies, strict=True):
             for index, raw in zip(indexes, reply, strict=True):
@@ -169,7 +169,7 @@ class Leaderboard:
             pipe.hsetnx(PROFILES, str(states[0].user_id), profile_value(display_name, is_public))
             if also is not None:
                 await also(pipe)
-            replies = await pipe.execute()
+            replies = await execute(pipe)
         return [_apply_outcome(reply[0]) for reply in replies[: len(states)]]
 
     async def mark_emitted(self, *states: ScoreState) -> None:
@@ -180,7 +180,7 @@ class Leaderboard:
                 expire = self.expire_at_ms(state.board_id, state.window_id)
                 args: list[str | int] = [str(state.user_id), state.score, expire]
                 await self._scripts.mark_emitted(keys=[keys.emitted], args=args, client=pipe)
-            await pipe.execute()
+            await execute(pipe)
 
     async def save_profiles(self, profiles: dict[UUID, tuple[str, bool]]) -> None:
         if profiles:
