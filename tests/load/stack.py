@@ -119,12 +119,6 @@ class Stack(LocalStack):
                 pids[name] = server.process.pid
         return pids
 
-    def cpu_seconds_of(self, name: str) -> float:
-        """CPU time of every process of service `name` (its replicas included)."""
-        return sum(
-            cpu_seconds(self.pid(key)) for key in self.services if key == name or key.startswith(f"{name}-")
-        )
-
     def pid(self, name: str) -> int:
         process = self.services[name].process
         assert process is not None, f"{name} is not running"

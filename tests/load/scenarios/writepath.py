@@ -17,16 +17,14 @@ import time
 import uuid
 from typing import Any
 
-import orjson
 import uvloop
 from asgi_lifespan import LifespanManager
 from redis.asyncio import Redis
 
 from scoreboard.domain.windows import ALL
 from scoreboard.redis_store.keys import BoardKeys
-from scoreboard.security.client import build_increment_request
 from services.api.app import create_app
-from tests.factories import SIGNING_KEYS, api_settings
+from tests.factories import api_settings
 from tests.load.gen_write import TICKET_BODY, Player
 from tests.load.report import Report
 from tests.load.scenarios.common import Options
@@ -85,17 +83,9 @@ class Flow:
         if status != 201:
             return
         started = time.thread_time()
-        ticket = orjson.loads(body)
-        signed = build_increment_request(
-            token=player.token,
-            signing_key=SIGNING_KEYS["default"],
-            user_id=player.user_id,
-            action_id=ticket["actionId"],
-            nonce=ticket["nonce"],
-        )
-        payload = orjson.dumps(signed.body)
+        headers, payload = player.increment(body)
         self.client_cpu_s += time.thread_time() - started
-        status, _ = await _call(self.app, "/api/scores/increment", signed.headers, payload)
+        status, _ = await _call(self.app, "/api/scores/increment", headers, payload)
         self.statuses[status] = self.statuses.get(status, 0) + 1
 
     async def run(self, count: int, concurrency: int) -> None:
