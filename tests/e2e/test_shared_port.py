@@ -20,10 +20,13 @@ def env(database_url: str, redis_url: str) -> dict[str, str]:
     return service_environment(database_url, redis_url)
 
 
-@pytest.fixture
-def pair(env: dict[str, str], tmp_path: Path) -> Iterator[tuple[ServiceProcess, ServiceProcess]]:
-    first = ServiceProcess("api", env, log_path=tmp_path / "api.log", reuse_port=True)
-    second = ServiceProcess("api", env, port=first.port, log_path=tmp_path / "api-2.log", reuse_port=True)
+@pytest.fixture(params=["api", "gateway"])
+def pair(
+    request: pytest.FixtureRequest, env: dict[str, str], tmp_path: Path
+) -> Iterator[tuple[ServiceProcess, ServiceProcess]]:
+    name = request.param
+    first = ServiceProcess(name, env, log_path=tmp_path / f"{name}.log", reuse_port=True)
+    second = ServiceProcess(name, env, port=first.port, log_path=tmp_path / f"{name}-2.log", reuse_port=True)
     try:
         first.start(wait_for="/readyz")
         second.start(wait_for="/readyz")
