@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from devstack.net import free_port
+from devstack.net import free_port, listens
 from devstack.servers import die_with_parent
 
 SCOREBOARD = str(Path(sys.executable).parent / "scoreboard")
@@ -32,6 +32,7 @@ class ServiceProcess:
     host: str = "127.0.0.1"
     inherit_output: bool = False
     cores: frozenset[int] | None = None  # where it runs (None: anywhere)
+    reuse_port: bool = False  # share the port with its siblings (`--reuse-port`)
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -47,7 +48,15 @@ class ServiceProcess:
             output = subprocess.DEVNULL
         try:
             self.process = subprocess.Popen(
-                [SCOREBOARD, self.name, "--host", self.host, "--port", str(self.port)],
+                [
+                    SCOREBOARD,
+                    self.name,
+                    "--host",
+                    self.host,
+                    "--port",
+                    str(self.port),
+                    *(["--reuse-port"] if self.reuse_port else []),
+                ],
                 env={**os.environ, **self.env},
                 stdin=subprocess.DEVNULL,
                 stdout=output,
@@ -70,7 +79,9 @@ class ServiceProcess:
                     code = self.process.returncode if self.process else None
                     raise RuntimeError(f"{self.name} exited with {code}; see {self.log_path or 'its output'}")
                 try:
-                    if client.get(self.url + path).status_code == 200:
+                    # On a shared port a sibling may answer: this one is ready once it listens.
+                    mine = not self.reuse_port or listens(self.process.pid, self.port)  # type: ignore[union-attr]
+                    if mine and client.get(self.url + path).status_code == 200:
                         return
                 except httpx.HTTPError:
                     pass

@@ -59,12 +59,24 @@ class LocalStack:
     async def migrate(self) -> list[str]:
         return await apply_migrations(self.database_url, timeout_s=30)
 
-    def add(self, name: str, env: dict[str, str], **options: Any) -> ServiceProcess:
-        """A `scoreboard <name>` process to start with the others (see ServiceProcess)."""
-        options.setdefault("log_path", self.workdir / f"{name}.log")
+    def add(self, name: str, env: dict[str, str], *, key: str = "", **options: Any) -> ServiceProcess:
+        """A `scoreboard <name>` process to start with the others, known as `key` (default: its
+        name; see ServiceProcess)."""
+        key = key or name
+        options.setdefault("log_path", self.workdir / f"{key}.log")
         service = ServiceProcess(name, env, cores=self.cores, **options)
-        self.services[name] = service
+        self.services[key] = service
         return service
+
+    def add_replicas(self, name: str, env: dict[str, str], count: int) -> list[ServiceProcess]:
+        """`count` processes of one service sharing one port (SO_REUSEPORT), as a machine running
+        several of its pods behind one address: `name`, then `name-2`, `name-3`..."""
+        first = self.add(name, env, reuse_port=count > 1)
+        siblings = [
+            self.add(name, env, key=f"{name}-{i}", port=first.port, reuse_port=True)
+            for i in range(2, count + 1)
+        ]
+        return [first, *siblings]
 
     def start_services(self, *, wait_for: str = "/readyz", timeout_s: float = 60.0) -> None:
         """Start them all at once, then wait until each answers `wait_for` (no start order is
@@ -94,8 +106,14 @@ class LocalStack:
                 with contextlib.suppress(Exception):
                     server.stop()
 
-    async def astart(self, env: dict[str, str], services: tuple[str, ...] = SERVICES) -> None:
-        """Servers, migrations, then `services` with `env` plus the servers' URLs (async callers)."""
+    async def astart(
+        self,
+        env: dict[str, str],
+        services: tuple[str, ...] = SERVICES,
+        replicas: dict[str, int] | None = None,
+    ) -> None:
+        """Servers, migrations, then `services` with `env` plus the servers' URLs (async callers),
+        `replicas[name]` processes of a service when given (one by default)."""
         try:
             await asyncio.to_thread(self.start_servers)
             await self.migrate()
@@ -103,7 +121,7 @@ class LocalStack:
             if self.queue_redis_url:
                 urls["SCOREBOARD_QUEUE_REDIS_URL"] = self.queue_redis_url
             for name in services:
-                self.add(name, env | urls)
+                self.add_replicas(name, env | urls, (replicas or {}).get(name, 1))
             await asyncio.to_thread(self.start_services)
         except BaseException:
             await asyncio.to_thread(self.stop)

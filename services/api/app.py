@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
@@ -50,6 +51,7 @@ from services.api.routes import (
 from services.api.settings import ApiSettings
 from services.api.top_cache import TopCache
 from services.api.top_fast_path import TopFastPath
+from services.api.write_fast_path import WriteFastPath
 
 
 def _routes(settings: ApiSettings, metrics: Metrics) -> list[BaseRoute]:
@@ -141,6 +143,10 @@ def create_app(settings: ApiSettings | None = None) -> Starlette:
             stack.push_async_callback(context.flags.stop)
             context.moderation.start()
             stack.push_async_callback(context.moderation.stop)
+            # What exists now (modules, settings, the context) lives as long as the process:
+            # the collector stops rescanning it on every full collection (docs/PERFORMANCE.md).
+            gc.freeze()
+            gc.set_threshold(20_000, 20, 20)
             yield {"context": context}
 
     cors = cors_policy(
@@ -150,7 +156,11 @@ def create_app(settings: ApiSettings | None = None) -> Starlette:
         expose=["x-request-id", "etag", "retry-after"],
     )
     policy = HttpPolicy(metrics, settings.access_log, cors)
-    middleware = middleware_stack(policy, Middleware(TopFastPath, policy=policy, metrics=metrics))
+    middleware = middleware_stack(
+        policy,
+        Middleware(WriteFastPath, policy=policy),
+        Middleware(TopFastPath, policy=policy, metrics=metrics),
+    )
     if settings.admin_oidc_enabled:  # the admin page's cookie session, on its paths only
         middleware.append(Middleware(AdminSessions, settings=settings))
     return Starlette(

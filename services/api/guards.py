@@ -22,15 +22,16 @@ from services.api.context import ApiContext
 
 def _remember_limit_headers(request: Request, decision: Decision, policy: str) -> None:
     """IETF RateLimit headers; the tightest policy seen so far wins the RateLimit line."""
-    headers: dict[str, str] = getattr(request.state, "extra_headers", {})
+    # The dict behind request.state, read without State's AttributeError for a missing name.
+    state = request.scope.setdefault("state", {})
+    headers: dict[str, str] = state.setdefault("extra_headers", {})
     policies = headers.get("RateLimit-Policy")
     entry = f'"{policy}";q={decision.limit};w=60'
     headers["RateLimit-Policy"] = f"{policies}, {entry}" if policies else entry
-    current = getattr(request.state, "tightest_remaining", None)
+    current = state.get("tightest_remaining")
     if current is None or decision.remaining <= current:
-        request.state.tightest_remaining = decision.remaining
+        state["tightest_remaining"] = decision.remaining
         headers["RateLimit"] = f'"{policy}";r={decision.remaining};t={decision.reset_s}'
-    request.state.extra_headers = headers
 
 
 def _caller_address(request: Request, context: ApiContext) -> str:

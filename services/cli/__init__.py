@@ -21,6 +21,13 @@ def _parser() -> argparse.ArgumentParser:
         service = sub.add_parser(name, help=help_text)
         service.add_argument("--host", default="127.0.0.1")
         service.add_argument("--port", type=int, default=port)
+        if name != "worker":
+            service.add_argument(
+                "--reuse-port",
+                action="store_true",
+                help="share the port with other processes started the same way (SO_REUSEPORT): "
+                "the kernel spreads new connections over them",
+            )
 
     sub.add_parser("migrate", help="apply database migrations (idempotent, safe to run concurrently)")
 

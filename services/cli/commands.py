@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
+import socket
 import sys
 import uuid
 from typing import Any, TypeVar
@@ -37,17 +38,33 @@ def _uvicorn_options(host: str, port: int, graceful_s: float) -> dict[str, Any]:
         "loop": "uvloop",
         "http": "httptools",
         "log_config": None,
+        "access_log": False,  # ours is the request context's (scoreboard/web/middleware.py)
         "timeout_graceful_shutdown": math.ceil(graceful_s),
         "server_header": False,
         "proxy_headers": False,
     }
 
 
-def _uvicorn(app: Any, host: str, port: int, graceful_s: float) -> int:
+def _uvicorn(app: Any, args: argparse.Namespace, graceful_s: float) -> int:
     import uvicorn
 
-    uvicorn.run(app, **_uvicorn_options(host, port, graceful_s))
-    return 0
+    server = uvicorn.Server(uvicorn.Config(app, **_uvicorn_options(args.host, args.port, graceful_s)))
+    server.run(sockets=_shared_sockets(args))
+    return 0 if server.started else STARTUP_FAILURE
+
+
+def _shared_sockets(args: argparse.Namespace) -> list[socket.socket] | None:
+    """With --reuse-port: the socket bound here, not listening yet (uvicorn listens once the
+    app has started), so the kernel sends connections only to processes ready to serve them.
+    Without it: None, uvicorn binds as usual (a second process on the port fails to start)."""
+    if not args.reuse_port:
+        return None
+    family, kind, proto, _, address = socket.getaddrinfo(args.host, args.port, type=socket.SOCK_STREAM)[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind(address)
+    return [sock]
 
 
 def run_api(args: argparse.Namespace) -> int:
@@ -57,7 +74,7 @@ def run_api(args: argparse.Namespace) -> int:
     settings = load(ApiSettings, "scoreboard api")
     configure_logging("api", settings.log_level)
     configure_tracing("api")
-    return _uvicorn(create_app(settings), args.host, args.port, graceful_s=10)
+    return _uvicorn(create_app(settings), args, graceful_s=10)
 
 
 def run_gateway(args: argparse.Namespace) -> int:
@@ -74,7 +91,7 @@ def run_gateway(args: argparse.Namespace) -> int:
     app = create_app(settings)
     options = _uvicorn_options(args.host, args.port, graceful_s=settings.sse_drain_grace_s + 3)
     server = DrainingServer(uvicorn.Config(app, **options), on_shutdown=app.drain)
-    server.run()
+    server.run(sockets=_shared_sockets(args))
     return 0 if server.started else STARTUP_FAILURE
 
 

@@ -17,7 +17,7 @@ from tests.load.procs import raise_open_files_limit
 from tests.load.report import RESULTS_DIR, Report, table, write
 from tests.load.scenarios.common import Options
 
-SCENARIOS = ("write", "read", "fanout", "e2e", "rebuild", "boards", "fastpath", "anomalies")
+SCENARIOS = ("write", "read", "fanout", "e2e", "rebuild", "boards", "fastpath", "writepath", "anomalies")
 
 
 def parse(argv: list[str]) -> tuple[list[str], Options]:
@@ -32,6 +32,8 @@ def parse(argv: list[str]) -> tuple[list[str], Options]:
     parser.add_argument("--clients", type=int, help="fanout: SSE clients; e2e: listeners")
     parser.add_argument("--events-per-s", type=float, help="fanout: leaderboard events/s injected")
     parser.add_argument("--rebuild-users", type=int, nargs="+", default=[], help="rebuild: board sizes")
+    parser.add_argument("--api-processes", type=int, default=1, help="API processes on one port")
+    parser.add_argument("--gateway-processes", type=int, default=1, help="gateway processes on one port")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="where the JSON and PNG go")
     parser.add_argument(
         "--no-pin",
@@ -51,6 +53,8 @@ def parse(argv: list[str]) -> tuple[list[str], Options]:
         rebuild_users=args.rebuild_users,
         out=args.out,
         split=pin_clients(not args.no_pin),
+        api_processes=args.api_processes,
+        gateway_processes=args.gateway_processes,
     )
     return list(SCENARIOS) if args.scenario == "all" else [args.scenario], options
 

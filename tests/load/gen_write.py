@@ -63,6 +63,19 @@ class Player:
         self.token = mint_dev_token(JWT_SECRET, user_id=uuid.UUID(user_id), name=name, ttl_s=900)
         self.auth = {"authorization": f"Bearer {self.token}", "content-type": "application/json"}
 
+    def increment(self, ticket_body: bytes, timestamp: int | None = None) -> tuple[dict[str, str], bytes]:
+        """The signed increment for a ticket (the body of a 201): its headers and JSON body."""
+        ticket = orjson.loads(ticket_body)
+        signed = build_increment_request(
+            token=self.token,
+            signing_key=SIGNING_KEYS["default"],
+            user_id=self.user_id,
+            action_id=ticket["actionId"],
+            nonce=ticket["nonce"],
+            timestamp=timestamp,
+        )
+        return signed.headers, orjson.dumps(signed.body)
+
 
 async def play_once(
     connection: Connection, player: Player, result: PhaseResult, scheduled: float, acks: Acks | None
@@ -71,19 +84,9 @@ async def play_once(
         ticket = await connection.request("POST", "/api/actions", player.auth, TICKET_BODY)
         if ticket.status != 201:
             return _failed(result, f"ticket-{ticket.status}")
-        data = orjson.loads(ticket.body)
-        signed = build_increment_request(
-            token=player.token,
-            signing_key=SIGNING_KEYS["default"],
-            user_id=player.user_id,
-            action_id=data["actionId"],
-            nonce=data["nonce"],
-            timestamp=int(time.time()),
-        )
+        headers, body = player.increment(ticket.body, timestamp=int(time.time()))
         sent = time.perf_counter()
-        reply = await connection.request(
-            "POST", "/api/scores/increment", signed.headers, orjson.dumps(signed.body)
-        )
+        reply = await connection.request("POST", "/api/scores/increment", headers, body)
     except HttpError as error:
         return _failed(result, f"io-{str(error).split(':')[0]}")
     done = time.perf_counter()

@@ -83,8 +83,10 @@ class Stack(LocalStack):
         extra_env: dict[str, str] | None = None,
         *,
         split: Split | None = None,
+        replicas: dict[str, int] | None = None,
     ) -> Stack:
-        """Start the servers, on `split.servers` when given (see tests/load/cpus.py)."""
+        """Start the servers, on `split.servers` when given (see tests/load/cpus.py), with
+        `replicas[name]` processes of a service on its one port (one by default)."""
         stack = cls(
             Path(tempfile.mkdtemp(prefix="scoreboard-load-")),
             database_url=os.environ.get("SCOREBOARD_DATABASE_URL", ""),
@@ -93,7 +95,9 @@ class Stack(LocalStack):
             cores=split.servers if split else None,
         )
         try:
-            await stack.astart(service_environment("", "") | BENCH_ENV | (extra_env or {}), services)
+            await stack.astart(
+                service_environment("", "") | BENCH_ENV | (extra_env or {}), services, replicas
+            )
         except BaseException:
             shutil.rmtree(stack.workdir, ignore_errors=True)
             raise

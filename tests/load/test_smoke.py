@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize(
-    "scenario", ["write", "read", "fanout", "e2e", "rebuild", "boards", "fastpath", "anomalies"]
+    "scenario", ["write", "read", "fanout", "e2e", "rebuild", "boards", "fastpath", "writepath", "anomalies"]
 )
 def test_smoke(scenario: str, tmp_path: Path) -> None:
     env = {

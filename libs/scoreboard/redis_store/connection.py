@@ -12,6 +12,7 @@ from scoreboard.config import QueueRedisSettings, RedisSettings
 from scoreboard.redis_store.cluster import StoreCluster
 from scoreboard.redis_store.errors import UNAVAILABLE_ERRORS, ErrorReplies
 from scoreboard.redis_store.job_queue import job_deserializer, job_serializer
+from scoreboard.redis_store.packing import packed_by_hiredis
 
 __all__ = ["UNAVAILABLE_ERRORS", "create_queue_redis", "create_redis", "is_reachable"]
 
@@ -60,6 +61,7 @@ def _single(url: str, settings: RedisSettings, timeout_s: float, max_connections
         # Error replies typed by what they mean: a full or read-only Redis is an unavailable one.
         parser_class=ErrorReplies,
     )
+    pool.connection_class = packed_by_hiredis(pool.connection_class)  # whichever the URL's scheme chose
     # Jobs are JSON (not arq's default pickle): the API writes them itself (redis_store/job_queue.py).
     return ArqRedis(connection_pool=pool, job_serializer=job_serializer, job_deserializer=job_deserializer)
 

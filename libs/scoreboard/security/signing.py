@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from collections.abc import Mapping
 
@@ -22,7 +21,7 @@ def canonical_increment(
 
 
 def sign(secret: str, canonical: str) -> str:
-    return hmac.new(secret.encode(), canonical.encode(), hashlib.sha256).hexdigest()
+    return hmac.digest(secret.encode(), canonical.encode(), "sha256").hex()  # one C call, same MAC
 
 
 def signature_matches(keys: Mapping[str, str], key_id: str, canonical: str, signature: str) -> bool:

@@ -56,7 +56,7 @@ class TicketBook:
     def _mac(self, prefix: str, body: str) -> str:
         # t1 MACs covered the body alone; t2 MACs cover the version too.
         material = body if prefix == _LEGACY_PREFIX else f"{prefix}.{body}"
-        return _b64(hmac.new(self._key, material.encode(), hashlib.sha256).digest())
+        return _b64(hmac.digest(self._key, material.encode(), "sha256"))  # one C call, same MAC
 
     def issue(self, ticket: Ticket) -> str:
         earliest = "" if ticket.earliest_ms is None else ticket.earliest_ms

@@ -31,6 +31,12 @@ class Options:
     rebuild_users: list[int] = field(default_factory=list)
     out: Path = RESULTS_DIR
     split: Split | None = None  # clients and servers on separate cores (tests/load/cpus.py)
+    api_processes: int = 1  # on one port (SO_REUSEPORT), as a machine running several pods
+    gateway_processes: int = 1
+
+    @property
+    def replicas(self) -> dict[str, int]:
+        return {"api": self.api_processes, "gateway": self.gateway_processes}
 
     def pick(self, explicit: Any, smoke: Any, full: Any) -> Any:
         if explicit is not None and explicit != []:

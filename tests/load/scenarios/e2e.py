@@ -82,7 +82,7 @@ async def run(options: Options) -> Report:
         "SCOREBOARD_SSE_STATE_INTERVAL_MS": str(STATE_INTERVAL_MS),
         "SCOREBOARD_STREAM_MAXLEN": STREAM_EVENTS,
     }
-    stack = await Stack.start(extra_env=env, split=options.split)
+    stack = await Stack.start(extra_env=env, split=options.split, replicas=options.replicas)
     observed = Observed()
     try:
         pids = stack.server_pids()

@@ -58,7 +58,9 @@ async def run(options: Options) -> Report:
         {"duration_s": duration, "concurrency": per_process * processes, "generator_processes": processes},
     )
     # A browser origin allowed by CORS: the cross-origin phase is served by the fast path too.
-    stack = await Stack.start(extra_env={"SCOREBOARD_CORS_ORIGINS": ORIGIN}, split=options.split)
+    stack = await Stack.start(
+        extra_env={"SCOREBOARD_CORS_ORIGINS": ORIGIN}, split=options.split, replicas=options.replicas
+    )
     baseline: BaselineServer | None = None
     try:
         body, etag = await seed(stack.services["api"].url)

@@ -10,7 +10,7 @@ from tests.load.baselines import AsyncpgLoopConfig, asyncpg_loop
 from tests.load.gen_write import PhaseResult, WriteConfig, WriteResult
 from tests.load.report import Report
 from tests.load.scenarios.common import LOOPBACK, Options, drive, pinning, split
-from tests.load.stack import Stack
+from tests.load.stack import Stack, tree_cpu_seconds
 
 API_POOL_SIZE = 10  # SCOREBOARD_DB_POOL_MAX's default, which the API runs with here
 SWEEP = (0.2, 0.4, 0.6, 0.8, 1.0, 1.2)
@@ -50,7 +50,8 @@ async def run(options: Options) -> Report:
             "sweep_fractions_of_max": list(sweep),
         },
     )
-    stack = await Stack.start(split=options.split)
+    report.params["api_processes"] = options.api_processes
+    stack = await Stack.start(split=options.split, replicas=options.replicas)
     report.params["cpu_pinning"] = pinning(options, stack.server_pids())
     try:
         base = combine(
@@ -69,10 +70,14 @@ async def run(options: Options) -> Report:
                 for i, part in enumerate(split(users, processes))
             ]
 
+        pids = stack.server_pids()
+        cpu_before = {name: tree_cpu_seconds(pid) for name, pid in pids.items()}
         closed_results: list[WriteResult] = await drive(
             gen_write.run, configs(duration_s=duration), "write api: closed loop", duration + 60
         )
         closed = combine([r.phases[0] for r in closed_results])
+        # Over the whole phase, the generators' start included (the servers are idle then).
+        server_cpu_s = {name: tree_cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
         max_rate = closed.ok / closed.seconds
         phases = [(max(1.0, max_rate * f / processes), step_s) for f in sweep]
         swept: list[WriteResult] = await drive(
@@ -82,6 +87,7 @@ async def run(options: Options) -> Report:
     finally:
         await stack.astop()
     _fill(report, base, closed, points, sweep)
+    _fill_cpu(report, closed, server_cpu_s)
     return report
 
 
@@ -142,3 +148,25 @@ def _fill(
         "shed": sum(p.shed for p in points),
         "note": "shed = open-loop operations not started because 512 per process were already in flight",
     }
+
+
+def _fill_cpu(report: Report, closed: PhaseResult, server_cpu_s: dict[str, float]) -> None:
+    """What the servers spent (utime + stime from /proc, children included) over the closed loop:
+    the API processes (`api`, `api-2`...) apart, and every server per increment."""
+    api_cpu_s = sum(cpu for name, cpu in server_cpu_s.items() if name == "api" or name.startswith("api-"))
+    if not closed.ok or api_cpu_s <= 0:
+        return
+    per_increment_us = {name: cpu / closed.ok * 1e6 for name, cpu in server_cpu_s.items()}
+    report.add(
+        "API CPU per increment, ticket included (closed loop)",
+        api_cpu_s / closed.ok * 1e6,
+        "us",
+        better="lower",
+    )
+    report.add("increments per API CPU-second (closed loop)", closed.ok / api_cpu_s, "ops/cpu-s")
+    report.add("API CPU used (closed loop)", api_cpu_s / closed.seconds * 100, "% of a core", better="lower")
+    report.add(
+        "all servers' CPU per increment (closed loop)", sum(per_increment_us.values()), "us", better="lower"
+    )
+    report.details["api_cpu_s"] = api_cpu_s
+    report.details["server_cpu_us_per_increment"] = per_increment_us
