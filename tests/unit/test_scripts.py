@@ -13,7 +13,8 @@ from scoreboard.redis_store.scripts import Script, Scripts, source
 
 ROOT = Path(__file__).resolve().parents[2]
 FOLDER = Path(scripts.__file__).parent
-NAMES = sorted(path.stem for path in FOLDER.glob("*.lua"))
+NAMES = sorted(path.stem for path in FOLDER.glob("*.lua") if not path.stem.startswith("_"))
+LIBRARIES = sorted(path.stem for path in FOLDER.glob("_*.lua"))
 
 
 def test_every_lua_file_is_registered_and_nothing_else() -> None:
@@ -39,3 +40,14 @@ def test_the_scripts_ship_in_the_wheel() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
     package_data = project["tool"]["setuptools"]["package-data"]
     assert "*.lua" in package_data["scoreboard.redis_store.scripts"]
+
+
+@pytest.mark.parametrize("library", LIBRARIES)
+def test_a_library_is_included_where_a_script_says_so_and_nowhere_else(library: str) -> None:
+    text = source(library)
+    including = [name for name in NAMES if f"-- include: {library}\n" in (FOLDER / f"{name}.lua").read_text()]
+    assert including, f"{library} is included by no script"
+    for name in NAMES:
+        sent = source(name)
+        assert "-- include:" not in sent
+        assert (text in sent) == (name in including), name

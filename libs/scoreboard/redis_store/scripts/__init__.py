@@ -3,6 +3,10 @@
 Adding a script is one file and one line: `name.lua` in this folder, `self.name = load("name")`
 below. A script that touches several keys takes keys of one hash tag (redis_store/keys.py), so it
 stays valid on Redis Cluster. The files ship in the wheel (package-data in pyproject.toml).
+
+Redis runs each script alone, with nothing to import, so Lua shared by several scripts lives in a
+library file (`_name.lua`) that a script includes with a line `-- include: _name`: the text sent
+to Redis is the script with that line replaced by the library.
 """
 
 from __future__ import annotations
@@ -20,9 +24,16 @@ from redis.exceptions import NoScriptError
 Arg = str | int | float | bytes
 
 
+INCLUDE = "-- include: "
+
+
 @cache
 def source(name: str) -> str:
-    return files(__name__).joinpath(f"{name}.lua").read_text(encoding="utf-8")
+    """The text of `name.lua` as Redis runs it: its `-- include: _library` lines replaced."""
+    lines = files(__name__).joinpath(f"{name}.lua").read_text(encoding="utf-8").splitlines(keepends=True)
+    return "".join(
+        source(line.removeprefix(INCLUDE).strip()) if line.startswith(INCLUDE) else line for line in lines
+    )
 
 
 class Script:

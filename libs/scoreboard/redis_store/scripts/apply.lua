@@ -8,21 +8,14 @@
 -- quads.
 -- Returns per entry {applied, rank (1-based), needs_event, board_ready, shared rank (1 + the
 -- number of higher scores), hidden}.
+-- include: _entries
 local ready = redis.call('EXISTS', KEYS[4])
 local out = {}
 for i = 2, #ARGV, 4 do
   local user, score, member = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2]
   local version = tonumber(ARGV[i + 3])
-  local old = redis.call('HGET', KEYS[2], user)
-  local hidden = redis.call('HGET', KEYS[6], user)
-  local old_score = nil
-  if hidden then
-    old_score = tonumber(hidden)
-  elseif old then
-    old_score = tonumber(redis.call('ZSCORE', KEYS[1], old))
-  end
-  local old_version = tonumber(redis.call('HGET', KEYS[5], user) or '0')
-  local newer = old_score == nil or version > old_version or (version == old_version and score > old_score)
+  local old, old_score, hidden, old_version = held_entry(KEYS[1], KEYS[2], KEYS[5], KEYS[6], user)
+  local newer = replaces(score, version, old_score, old_version)
   local same = old_score ~= nil and version == old_version and score == old_score
   local applied = 0
   if newer then

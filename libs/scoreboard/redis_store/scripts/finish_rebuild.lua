@@ -7,30 +7,16 @@
 -- Returns the number of live entries merged; -1 when the lock is no longer ours (another rebuild
 -- may be using the rebuild keys), -2 when the rebuild keys lost entries (Redis flushed meanwhile):
 -- nothing is swapped then.
+-- include: _entries
 if redis.call('GET', KEYS[6]) ~= ARGV[1] then return -1 end
 local live = redis.call('HGETALL', KEYS[2])
 local merged = 0
 for i = 1, #live, 2 do
-  local user, member = live[i], live[i + 1]
-  local live_hidden = redis.call('HGET', KEYS[8], user)
-  local score
-  if live_hidden then
-    score = tonumber(live_hidden)
-  else
-    score = tonumber(redis.call('ZSCORE', KEYS[1], member))
-  end
+  local user = live[i]
+  local member, score, live_hidden, version = held_entry(KEYS[1], KEYS[2], KEYS[7], KEYS[8], user)
   if score then
-    local version = tonumber(redis.call('HGET', KEYS[7], user) or '0')
-    local old = redis.call('HGET', KEYS[5], user)
-    local held = redis.call('HGET', KEYS[10], user)
-    local old_score = nil
-    if held then
-      old_score = tonumber(held)
-    elseif old then
-      old_score = tonumber(redis.call('ZSCORE', KEYS[4], old))
-    end
-    local old_version = tonumber(redis.call('HGET', KEYS[9], user) or '0')
-    if old_score == nil or version > old_version or (version == old_version and score > old_score) then
+    local old, old_score, held, old_version = held_entry(KEYS[4], KEYS[5], KEYS[9], KEYS[10], user)
+    if replaces(score, version, old_score, old_version) then
       if old and not held then redis.call('ZREM', KEYS[4], old) end
       if held or live_hidden then
         redis.call('HSET', KEYS[10], user, score)
