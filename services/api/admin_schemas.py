@@ -11,7 +11,6 @@ from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Field,
     StrictBool,
@@ -26,7 +25,7 @@ from scoreboard.domain.errors import ValidationFailed
 from scoreboard.domain.flags import MAX_LIMIT_PER_MIN
 from scoreboard.domain.models import Principal
 from scoreboard.domain.windows import WINDOW_ID_PATTERN
-from services.api.schemas import PrintableStr
+from services.api.schemas import Body, PrintableStr
 
 MAX_REASON_LENGTH = 1000
 # Above the public routes' 8 KiB: an over-long reason is a field error (400) that names the
@@ -43,9 +42,10 @@ ReasonText = Annotated[
 ]
 
 
-class AdminWrite(BaseModel):
-    # A misspelt flag silently ignored would leave an operator believing it was switched.
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class AdminWrite(Body):
+    # Unknown fields refused, not ignored: a misspelt flag silently ignored would leave an
+    # operator believing it was switched.
+    model_config = ConfigDict(extra="forbid")
 
     reason: ReasonText
 

@@ -172,7 +172,8 @@ def _admin_post(summary: str, body: str, answer: str, status: str = "200", **ext
 
 
 def _work_item(statuses: list[str], properties: dict[str, Any]) -> dict[str, Any]:
-    """An adjustment or a review: what an admin decides on, in an admin list (as its to_json)."""
+    """An adjustment or a review: what an admin decides on, in an admin list (opened as
+    db/work_items.py's WorkItem.to_json opens it)."""
     return _object(
         {"id": _UUID, "status": {"type": "string", "enum": statuses}, "userId": _UUID, **properties}
     )

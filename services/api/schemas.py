@@ -27,15 +27,17 @@ PRINTABLE_PATTERN = r"^[^\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]*$"
 PrintableStr = Annotated[StrictStr, Field(pattern=PRINTABLE_PATTERN)]
 
 
-class _Body(BaseModel):
+class Body(BaseModel):
+    """A request body: frozen once parsed. The admin bodies build on it (admin_schemas.AdminWrite)."""
+
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 
-class ActionRequest(_Body):
+class ActionRequest(Body):
     type: Annotated[PrintableStr, Field(min_length=1, max_length=64)] = "default"
 
 
-class IncrementRequest(_Body):
+class IncrementRequest(Body):
     userId: UUID
     actionId: UUID
     delta: Annotated[StrictInt, Field(ge=1)] | None = None  # any size: it is only ever clamped down
@@ -44,7 +46,7 @@ class IncrementRequest(_Body):
     keyId: Annotated[PrintableStr, Field(min_length=1, max_length=64)] = "default"
 
 
-class PrivacyRequest(_Body):
+class PrivacyRequest(Body):
     public: StrictBool
 
 

@@ -37,9 +37,10 @@ async def stack(tmp_path: Path) -> AsyncIterator[FaultStack]:
         await started.astop()
 
 
-async def run_with_fault(
-    stack: FaultStack, name: str, inject: Callable[[FaultStack], Awaitable[None]]
-) -> tuple[LoadReport, Watcher]:
+Inject = Callable[[FaultStack], Awaitable[None]]
+
+
+async def run_with_fault(stack: FaultStack, name: str, inject: Inject) -> tuple[LoadReport, Watcher]:
     watcher = Watcher(stack.url("gateway"))
     watcher.start()
     load = Load(stack.url("api"))
@@ -77,6 +78,17 @@ async def _assert_watcher_ends_on_final_top10(stack: FaultStack, watcher: Watche
         await asyncio.sleep(0.1)
 
 
+def _killed_and_restarted(service: str, down_s: float) -> Inject:
+    """SIGKILL one service, leave it down for `down_s`, then start it again."""
+
+    async def inject(stack: FaultStack) -> None:
+        stack.services[service].stop(signal.SIGKILL)
+        await asyncio.sleep(down_s)
+        await stack.restart(service)
+
+    return inject
+
+
 @pytest.mark.skipif(
     ON_CLUSTER,
     reason="on a Redis Cluster a node restarted empty rejoins as a replica and copies its shard; "
@@ -95,12 +107,7 @@ async def test_redis_restarted_empty(stack: FaultStack) -> None:
 
 
 async def test_worker_killed_mid_burst(stack: FaultStack) -> None:
-    async def inject(stack: FaultStack) -> None:
-        stack.services["worker"].stop(signal.SIGKILL)
-        await asyncio.sleep(1.0)
-        await stack.restart("worker")
-
-    report, _ = await run_with_fault(stack, "worker-sigkill", inject)
+    report, _ = await run_with_fault(stack, "worker-sigkill", _killed_and_restarted("worker", down_s=1.0))
     assert set(report.outcomes) == {"200"}, report.outcomes
 
 
@@ -156,12 +163,9 @@ def _counter(exposition: str, name: str) -> float:
 
 
 async def test_gateway_killed(stack: FaultStack) -> None:
-    async def inject(stack: FaultStack) -> None:
-        stack.services["gateway"].stop(signal.SIGKILL)
-        await asyncio.sleep(0.5)
-        await stack.restart("gateway")
-
-    report, watcher = await run_with_fault(stack, "gateway-sigkill", inject)
+    report, watcher = await run_with_fault(
+        stack, "gateway-sigkill", _killed_and_restarted("gateway", down_s=0.5)
+    )
     assert set(report.outcomes) == {"200"}, report.outcomes
     assert watcher.reconnects >= 1
 

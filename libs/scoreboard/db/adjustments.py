@@ -18,6 +18,7 @@ import asyncpg
 
 from scoreboard.db import paging
 from scoreboard.db.pool import Connection, Executor
+from scoreboard.db.work_items import WorkItem
 
 
 class AdjustmentStatus(StrEnum):
@@ -27,15 +28,11 @@ class AdjustmentStatus(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class Adjustment:
-    id: UUID
-    seq: int
-    user_id: UUID
+class Adjustment(WorkItem[AdjustmentStatus]):
     board_id: str
     window_id: str
     delta: int
     reason: str
-    status: AdjustmentStatus
     proposed_by: str
     proposed_at: datetime
     reviewed_by: str | None
@@ -47,9 +44,7 @@ class Adjustment:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "id": str(self.id),
-            "status": self.status.value,
-            "userId": str(self.user_id),
+            **WorkItem.to_json(self),
             "board": self.board_id,
             "window": self.window_id,
             "delta": self.delta,

@@ -17,6 +17,7 @@ import orjson
 
 from scoreboard.db import paging
 from scoreboard.db.pool import Connection, Executor
+from scoreboard.db.work_items import WorkItem
 
 
 class ReviewStatus(StrEnum):
@@ -26,14 +27,10 @@ class ReviewStatus(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class Review:
-    id: UUID
-    seq: int
-    user_id: UUID
+class Review(WorkItem[ReviewStatus]):
     display_name: str
     rule: str
     observed: dict[str, Any]
-    status: ReviewStatus
     opened_at: datetime
     closed_by: str | None
     closed_at: datetime | None
@@ -41,9 +38,7 @@ class Review:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "id": str(self.id),
-            "status": self.status.value,
-            "userId": str(self.user_id),
+            **WorkItem.to_json(self),
             "displayName": self.display_name,
             "rule": self.rule,
             "observed": self.observed,

@@ -64,7 +64,15 @@ DEFAULT_MESSAGES: dict[ErrorCode, str] = {
 
 
 class ScoreboardError(Exception):
+    """A refusal the API answers with its code; each subclass names its code where it is declared:
+    `class NotFound(ScoreboardError, code=ErrorCode.NOT_FOUND)`."""
+
     code: ErrorCode = ErrorCode.INTERNAL_ERROR
+
+    def __init_subclass__(cls, *, code: ErrorCode | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if code is not None:
+            cls.code = code
 
     def __init__(
         self,
@@ -81,38 +89,37 @@ class ScoreboardError(Exception):
         super().__init__(self.message)
 
 
-class ValidationFailed(ScoreboardError):
-    code = ErrorCode.VALIDATION_ERROR
+class ValidationFailed(ScoreboardError, code=ErrorCode.VALIDATION_ERROR):
+    """A body, query or path that is not valid; details name the fields."""
 
 
-class Unauthenticated(ScoreboardError):
-    code = ErrorCode.UNAUTHENTICATED
+class Unauthenticated(ScoreboardError, code=ErrorCode.UNAUTHENTICATED):
+    """No token, or one that is not valid or has expired (bearer, stream or admin session)."""
 
 
-class Unauthorized(ScoreboardError):
-    code = ErrorCode.UNAUTHORIZED
+class Unauthorized(ScoreboardError, code=ErrorCode.UNAUTHORIZED):
+    """A caller who is known but may not do this: another user's score, a bad signature or
+    ticket, a banned account, a non-admin, an admin approving their own proposal."""
 
 
-class NotFound(ScoreboardError):
-    code = ErrorCode.NOT_FOUND
+class NotFound(ScoreboardError, code=ErrorCode.NOT_FOUND):
+    """No such board, user, review or adjustment."""
 
 
-class IdempotencyConflict(ScoreboardError):
-    code = ErrorCode.IDEMPOTENCY_CONFLICT
+class IdempotencyConflict(ScoreboardError, code=ErrorCode.IDEMPOTENCY_CONFLICT):
+    """An actionId used again with a different payload."""
 
 
-class AbuseRejected(ScoreboardError):
-    code = ErrorCode.ABUSE_REJECTED
+class AbuseRejected(ScoreboardError, code=ErrorCode.ABUSE_REJECTED):
+    """Refused by an anti-abuse rule, e.g. an increment sent too soon after its ticket."""
 
 
-class Conflict(ScoreboardError):
+class Conflict(ScoreboardError, code=ErrorCode.CONFLICT):
     """An admin resource is not in a state that allows this (approved already, not banned...)."""
 
-    code = ErrorCode.CONFLICT
 
-
-class RateLimited(ScoreboardError):
-    code = ErrorCode.RATE_LIMITED
+class RateLimited(ScoreboardError, code=ErrorCode.RATE_LIMITED):
+    """Over a rate limit; details say which scope and when to retry."""
 
     def __init__(self, retry_after_s: int, scope: str) -> None:
         super().__init__(
@@ -122,8 +129,8 @@ class RateLimited(ScoreboardError):
         self.retry_after_s = retry_after_s
 
 
-class Unavailable(ScoreboardError):
-    code = ErrorCode.UNAVAILABLE
+class Unavailable(ScoreboardError, code=ErrorCode.UNAVAILABLE):
+    """A store the request needs is down, a key it needs is not configured, or maintenance is on."""
 
     def __init__(self, message: str | None = None, *, reason: Reason, retry_after_s: int = 1):
         super().__init__(message, reason=reason)
