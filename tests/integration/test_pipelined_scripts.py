@@ -1,5 +1,6 @@
 """Scripts sent in a pipeline (redis_store/scripts): a bare EVALSHA, no SCRIPT EXISTS first, and
-a script a restarted Redis forgot is loaded and its command sent again, once."""
+a script a restarted Redis forgot is loaded and its command sent again, once. The pipeline here is
+the job queue's (a single Redis, also when the boards are on a Cluster)."""
 
 from __future__ import annotations
 
@@ -31,8 +32,8 @@ async def _script_commands(redis: Redis) -> int:
     return sum(int(value["calls"]) for name, value in stats.items() if name.split("|")[0] == "cmdstat_script")
 
 
-async def test_a_pipeline_with_a_script_sends_no_script_exists(redis_url: str) -> None:
-    redis = Redis.from_url(redis_url)
+async def test_a_pipeline_with_a_script_sends_no_script_exists(queue_redis_url: str) -> None:
+    redis = Redis.from_url(queue_redis_url)
     try:
         queue = JobQueue(redis)
         assert await queue.enqueue(_job())
@@ -44,8 +45,8 @@ async def test_a_pipeline_with_a_script_sends_no_script_exists(redis_url: str) -
         await redis.aclose()
 
 
-async def test_a_forgotten_script_is_loaded_and_its_command_runs_once(redis_url: str) -> None:
-    redis = Redis.from_url(redis_url)
+async def test_a_forgotten_script_is_loaded_and_its_command_runs_once(queue_redis_url: str) -> None:
+    redis = Redis.from_url(queue_redis_url)
     try:
         queue, job = JobQueue(redis), _job()
         await redis.script_flush()  # what a Redis restarted without its script cache looks like
