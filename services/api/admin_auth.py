@@ -24,7 +24,7 @@ from services.api.guards import authenticate, guarded_principal
 async def _bearer_or_session(request: Request, context: ApiContext) -> Principal:
     if "authorization" in request.headers:
         return await authenticate(request, context)
-    identity = admin_session.current(request)
+    identity = await admin_session.active(request, context.redis)
     if identity is None:
         return await authenticate(request, context)  # 401: a bearer token is required
     assert context.settings.admin_public_url is not None  # a session exists only with OIDC on

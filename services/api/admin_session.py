@@ -3,7 +3,9 @@
 Starlette's SessionMiddleware signs the cookie (HttpOnly, SameSite=Strict, Secure unless the page
 is served over plain http on a loopback address); it runs on the admin paths only, so the public
 hot paths never parse a cookie. The session holds who signed in, when it ends, and the CSRF token
-the page must echo on every write.
+the page must echo on every write. Signing out puts the session on a list in Redis until its end
+(redis_store/signed_out.py), so a copy of the cookie taken before is refused too; when Redis
+cannot say, a session is refused (fail closed: the page can still sign in with a pasted token).
 """
 
 from __future__ import annotations
@@ -14,12 +16,15 @@ import uuid
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from redis.asyncio import Redis
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from scoreboard.domain.errors import Reason, Unauthenticated
+from scoreboard.domain.errors import Reason, Unauthenticated, Unavailable
 from scoreboard.domain.models import Principal
+from scoreboard.redis_store import signed_out
+from scoreboard.redis_store.connection import UNAVAILABLE_ERRORS as REDIS_DOWN
 from services.api.admin_settings import AdminSignInSettings
 
 SESSION_PATHS = ("/admin", "/api/admin/")
@@ -97,9 +102,19 @@ def begin(request: Request, identity: SignedIn) -> None:
     request.session[SESSION_KEY] = asdict(identity)
 
 
-def end(request: Request) -> None:
-    if "session" in request.scope:
-        request.session.clear()
+async def end(request: Request, redis: Redis) -> None:
+    """Sign out: this browser's cookie is cleared, and every copy of it refused until its end."""
+    identity = SignedIn.from_session(request.session.get(SESSION_KEY)) if "session" in request.scope else None
+    if identity is None:
+        return
+    request.session.clear()  # cleared in the answer even if Redis fails below
+    try:
+        await signed_out.sign_out(redis, identity.csrf, identity.expires_at - time.time())
+    except REDIS_DOWN as error:
+        raise Unavailable(
+            "signed out here, but other copies of the session could not be ended",
+            reason=Reason.SESSION_UNVERIFIABLE,
+        ) from error
 
 
 def current(request: Request) -> SignedIn | None:
@@ -112,4 +127,22 @@ def current(request: Request) -> SignedIn | None:
     if identity.expires_at <= time.time():
         request.session.clear()
         raise Unauthenticated("the admin session has ended: sign in again", reason=Reason.TOKEN_EXPIRED)
+    return identity
+
+
+async def active(request: Request, redis: Redis) -> SignedIn | None:
+    """`current`, and 401 once that session was signed out, from whichever copy of its cookie."""
+    identity = current(request)
+    if identity is None:
+        return None
+    try:
+        gone = await signed_out.signed_out(redis, identity.csrf)
+    except REDIS_DOWN as error:
+        raise Unavailable(
+            "the admin session cannot be checked now: sign in with a token",
+            reason=Reason.SESSION_UNVERIFIABLE,
+        ) from error
+    if gone:
+        request.session.clear()
+        raise Unauthenticated("the admin session was signed out: sign in again", reason=Reason.TOKEN_INVALID)
     return identity

@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from devstack.net import free_port
 from services.api.admin_session import user_id_of
 from tests.factories import JWT_SECRET, TICKET_SECRET, Player
 from tests.integration.conftest import ApiClientFactory
@@ -228,6 +229,32 @@ async def test_signing_out_ends_the_session(api: httpx.AsyncClient) -> None:
     assert (await api.post("/admin/logout", headers=PAGE | {"x-csrf-token": token})).status_code == 204
     assert (await session_of(api))["signedIn"] is False
     assert_error(await api.get("/api/admin/flags"), 401, "UNAUTHENTICATED", "token_missing")
+
+
+async def test_a_copy_of_the_cookie_taken_before_signing_out_is_refused_after_it(
+    api: httpx.AsyncClient,
+) -> None:
+    await sign_in(api)
+    stolen = httpx.Cookies(api.cookies)  # copied before the sign-out, as a thief would have it
+    token = (await session_of(api))["csrfToken"]
+    assert (await api.get("/api/admin/flags")).status_code == 200
+    assert (await api.post("/admin/logout", headers=PAGE | {"x-csrf-token": token})).status_code == 204
+
+    api.cookies = stolen
+    assert_error(await api.get("/api/admin/flags"), 401, "UNAUTHENTICATED", "token_invalid")
+    api.cookies = stolen
+    assert (await session_of(api))["signedIn"] is False
+
+
+async def test_a_session_is_refused_while_redis_cannot_say_whether_it_was_signed_out(
+    api: httpx.AsyncClient, api_factory: ApiClientFactory, provider: LocalOidcProvider
+) -> None:
+    await sign_in(api)
+    cut_off = await api_factory(
+        redis_url=f"redis://127.0.0.1:{free_port()}/0", **oidc_settings(provider.issuer)
+    )
+    cut_off.cookies = httpx.Cookies(api.cookies)
+    assert_error(await cut_off.get("/api/admin/flags"), 503, "UNAVAILABLE", "session_unverifiable")
 
 
 async def test_a_bearer_token_is_used_when_sent_and_the_session_is_then_ignored(

@@ -39,6 +39,7 @@ class Reason(StrEnum):
     NOT_ADMIN = "not_admin"
     CSRF_REFUSED = "csrf_refused"  # a cookie-authenticated write not proven same-origin
     MAINTENANCE = "maintenance"
+    SESSION_UNVERIFIABLE = "session_unverifiable"  # Redis cannot say whether an admin session was signed out
     USER_BANNED = "user_banned"
     SAME_REVIEWER = "same_reviewer"
     ALREADY_REVIEWED = "already_reviewed"

@@ -20,6 +20,7 @@ ANOMALY_CURSOR = "sb:anomaly:cursor"  # STRING the last score_events id the watc
 ANOMALY_CHECKPOINTS = "sb:anomaly:checkpoints"  # ZSET "<id>:<unix s>" by unix s: where it was, per minute
 RATE_LIMIT_PREFIX = "sb:rl:"
 RUNTIME_FLAGS = "sb:flags"  # STRING JSON {version, flags}: the gateway's copy (redis_store/flags_mirror.py)
+SIGNED_OUT_PREFIX = "sb:admin-signed-out:"  # STRING per admin page session signed out, until its end
 
 
 ALL_TIME = "all"

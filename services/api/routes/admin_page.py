@@ -19,6 +19,7 @@ from scoreboard.domain.errors import Unauthenticated
 from scoreboard.web.responses import JSONResponse
 from services.api import admin_session
 from services.api.admin_oidc import AdminOidc
+from services.api.context import context_of
 from services.api.csrf import check_page_write
 from services.api.settings import ApiSettings
 
@@ -46,10 +47,10 @@ def _asset(content: bytes, media_type: str) -> Callable[[Request], Awaitable[Res
     return asset
 
 
-def _session_answer(request: Request, oidc: bool) -> Response:
+async def _session_answer(request: Request, oidc: bool) -> Response:
     """Whether the page has a session, and the CSRF token its writes must carry."""
     try:
-        identity = admin_session.current(request)
+        identity = await admin_session.active(request, context_of(request).redis)
     except Unauthenticated:
         identity = None  # it has ended: signed out
     body = {
@@ -70,14 +71,14 @@ def routes(settings: ApiSettings) -> list[BaseRoute]:
         return Response(page_html, media_type="text/html; charset=utf-8", headers=SECURITY_HEADERS)
 
     async def session(request: Request) -> Response:
-        return _session_answer(request, oidc is not None)
+        return await _session_answer(request, oidc is not None)
 
     async def logout(request: Request) -> Response:
         identity = admin_session.current(request)
         if identity is not None:
             assert settings.admin_public_url is not None  # a session exists only with OIDC on
             check_page_write(request, origin=settings.admin_public_url, token=identity.csrf)
-            admin_session.end(request)
+            await admin_session.end(request, context_of(request).redis)
         return Response(status_code=204, headers={"Cache-Control": "no-store"})
 
     plumbing = [
