@@ -171,7 +171,9 @@ async def test_gateway_killed(stack: FaultStack) -> None:
 
 
 @pytest.mark.skipif(
-    not ON_CLUSTER, reason="a failover needs a Redis Cluster: SCOREBOARD_TEST_REDIS_CLUSTER=1"
+    not ON_CLUSTER,
+    reason="a failover needs a Redis Cluster: SCOREBOARD_TEST_REDIS_CLUSTER=1 "
+    "(.ci/run's Cluster stage runs it)",
 )
 async def test_cluster_primary_killed(stack: FaultStack) -> None:
     """The primary holding the main board dies (SIGKILL) under load; its replica takes over. Every

@@ -79,7 +79,7 @@ async def session_of(api: httpx.AsyncClient) -> dict[str, Any]:
     return body
 
 
-def signed_out_to(response: httpx.Response, why: str) -> None:
+def assert_signed_out_to(response: httpx.Response, why: str) -> None:
     assert response.status_code == 303, response.text
     assert response.headers["location"] == f"/admin?signin={why}"
 
@@ -147,7 +147,7 @@ async def test_a_subject_that_is_no_uuid_gets_a_stable_user_id_of_its_own(
 
 
 async def test_a_user_without_the_admin_role_gets_no_session(api: httpx.AsyncClient) -> None:
-    signed_out_to(await sign_in(api, "bob"), "not_admin")
+    assert_signed_out_to(await sign_in(api, "bob"), "not_admin")
     assert (await session_of(api))["signedIn"] is False
     assert_error(await api.get("/api/admin/flags"), 401, "UNAUTHENTICATED", "token_missing")
 
@@ -156,7 +156,7 @@ async def test_a_forged_state_is_refused(api: httpx.AsyncClient) -> None:
     back = await at_provider(await api.get("/admin/login"), "ada")
     query = parse_qs(urlsplit(back).query)
     forged = f"/admin/callback?code={query['code'][0]}&state=forged-{query['state'][0]}"
-    signed_out_to(await api.get(forged), "state_mismatch")
+    assert_signed_out_to(await api.get(forged), "state_mismatch")
     assert (await session_of(api))["signedIn"] is False
 
 
@@ -168,7 +168,7 @@ async def test_a_callback_reaching_another_browser_is_refused(
     attacker = await api_factory(**oidc_settings(provider.issuer))
     victim = await api_factory(**oidc_settings(provider.issuer))
     back = await at_provider(await attacker.get("/admin/login"), "ada")
-    signed_out_to(await victim.get(back), "state_mismatch")
+    assert_signed_out_to(await victim.get(back), "state_mismatch")
     assert (await session_of(victim))["signedIn"] is False
 
 
@@ -185,7 +185,7 @@ async def test_a_replayed_code_is_refused_by_the_provider_and_opens_no_session(
     # The same callback again, with the flow cookie kept from before: the code is spent.
     api.cookies.clear()
     replay = await api.get(back, headers={"cookie": flow_cookie})
-    signed_out_to(replay, "refused")
+    assert_signed_out_to(replay, "refused")
     assert provider.refusals == ["invalid_grant"]
     assert (await session_of(api))["signedIn"] is False
 
@@ -193,7 +193,7 @@ async def test_a_replayed_code_is_refused_by_the_provider_and_opens_no_session(
 async def test_an_answer_from_the_provider_saying_no_is_refused(api: httpx.AsyncClient) -> None:
     login = await api.get("/admin/login")
     state = parse_qs(urlsplit(login.headers["location"]).query)["state"][0]
-    signed_out_to(await api.get(f"/admin/callback?error=access_denied&state={state}"), "denied")
+    assert_signed_out_to(await api.get(f"/admin/callback?error=access_denied&state={state}"), "denied")
 
 
 @pytest.mark.parametrize(
@@ -289,7 +289,7 @@ async def test_nothing_secret_reaches_the_browser(api: httpx.AsyncClient) -> Non
 
 async def test_an_unreachable_provider_sends_the_page_an_explanation(api_factory: ApiClientFactory) -> None:
     api = await api_factory(**oidc_settings("http://127.0.0.1:9"))  # discard port: nobody listens
-    signed_out_to(await api.get("/admin/login"), "unavailable")
+    assert_signed_out_to(await api.get("/admin/login"), "unavailable")
 
 
 async def test_a_discovery_document_naming_another_issuer_is_not_trusted(
@@ -297,4 +297,4 @@ async def test_a_discovery_document_naming_another_issuer_is_not_trusted(
 ) -> None:
     # The same provider reached by another name: its document names the issuer it was built with.
     api = await api_factory(**oidc_settings(provider.issuer.replace("127.0.0.1", "localhost")))
-    signed_out_to(await api.get("/admin/login"), "unavailable")
+    assert_signed_out_to(await api.get("/admin/login"), "unavailable")

@@ -75,6 +75,7 @@ async def test_any_provider_from_a_factory(api_factory: ApiClientFactory) -> Non
     spec = f"{__name__}:in_memory_provider"
     api = await api_factory(flags_provider=spec, flags_refresh_ms=100)
     await _until_status(api, Player("Alice"), 503)
+    assert await _ticket_status(api, Player("Bob")) == 503  # the factory's provider says off
 
 
 async def test_with_another_provider_a_put_is_recorded_but_not_what_processes_read(

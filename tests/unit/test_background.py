@@ -47,4 +47,6 @@ async def test_stop_returns_once_the_loop_has_finished_and_it_can_start_again() 
 
 
 async def test_stop_without_start_does_nothing() -> None:
-    await BackgroundLoop(Ticker().run, name="ticker").stop()
+    ticker = Ticker()
+    await BackgroundLoop(ticker.run, name="ticker").stop()
+    assert (ticker.runs, ticker.cancelled) == (0, False)

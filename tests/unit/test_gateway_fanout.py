@@ -344,6 +344,7 @@ async def test_a_change_after_a_quiet_interval_goes_out_at_once() -> None:
         async with asyncio.timeout(2):
             while not versions(client.connection.body):
                 await asyncio.sleep(0.001)
+        assert versions(client.connection.body) == [1]
 
 
 async def test_a_flood_of_changes_sends_at_most_one_per_interval_always_the_newest() -> None:
