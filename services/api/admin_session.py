@@ -102,11 +102,8 @@ def begin(request: Request, identity: SignedIn) -> None:
     request.session[SESSION_KEY] = asdict(identity)
 
 
-async def end(request: Request, redis: Redis) -> None:
+async def end(request: Request, redis: Redis, identity: SignedIn) -> None:
     """Sign out: this browser's cookie is cleared, and every copy of it refused until its end."""
-    identity = SignedIn.from_session(request.session.get(SESSION_KEY)) if "session" in request.scope else None
-    if identity is None:
-        return
     request.session.clear()  # cleared in the answer even if Redis fails below
     try:
         await signed_out.sign_out(redis, identity.csrf, identity.expires_at - time.time())

@@ -78,7 +78,7 @@ def routes(settings: ApiSettings) -> list[BaseRoute]:
         if identity is not None:
             assert settings.admin_public_url is not None  # a session exists only with OIDC on
             check_page_write(request, origin=settings.admin_public_url, token=identity.csrf)
-            await admin_session.end(request, context_of(request).redis)
+            await admin_session.end(request, context_of(request).redis, identity)
         return Response(status_code=204, headers={"Cache-Control": "no-store"})
 
     plumbing = [
