@@ -8,15 +8,31 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+log = logging.getLogger("scoreboard.background")
 
-async def cancel_and_wait(task: asyncio.Task[Any]) -> None:
-    """Cancel the task and wait until it has finished, so nothing it holds outlives the caller."""
-    task.cancel()
+RECANCEL_AFTER_S = 1.0
+
+
+async def cancel_and_wait(task: asyncio.Task[Any], *, recancel_after_s: float = RECANCEL_AFTER_S) -> None:
+    """Cancel the task and wait until it has finished, so nothing it holds outlives the caller.
+
+    A cancel can be lost inside a library: on Python 3.11 `asyncio.wait_for` hands back the
+    result of an inner future that finished as the cancel arrived, and redis-py sends every
+    command through it when a socket timeout is set. A loop that lost its cancel runs on, and a
+    process waiting for it never exits; so a task still running a moment later is cancelled
+    again (docs/decisions/0017-cancel-until-stopped.md).
+    """
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=recancel_after_s)  # the caller's own cancel propagates
+        if not task.done():
+            log.warning("a task ignored its cancel: cancelling it again", extra={"task": task.get_name()})
     with contextlib.suppress(asyncio.CancelledError):
-        await task
+        await task  # done: raises what the task raised, if anything but its cancel
 
 
 class BackgroundLoop:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from scoreboard.background import BackgroundLoop
+import pytest
+
+from scoreboard.background import BackgroundLoop, cancel_and_wait
 
 
 class Ticker:
@@ -50,3 +52,38 @@ async def test_stop_without_start_does_nothing() -> None:
     ticker = Ticker()
     await BackgroundLoop(ticker.run, name="ticker").stop()
     assert (ticker.runs, ticker.cancelled) == (0, False)
+
+
+async def test_a_task_that_lost_its_cancel_is_cancelled_again_until_it_stops() -> None:
+    """What redis-py does on Python 3.11 now and then (docs/decisions/0017-cancel-until-stopped.md)."""
+    cancels_seen = 0
+
+    async def swallows_its_first_cancel() -> None:
+        nonlocal cancels_seen
+        while True:
+            try:
+                await asyncio.sleep(10)
+            except asyncio.CancelledError:
+                cancels_seen += 1
+                if cancels_seen > 1:
+                    raise
+                asyncio.current_task().uncancel()  # type: ignore[union-attr]
+
+    task = asyncio.create_task(swallows_its_first_cancel())
+    await asyncio.sleep(0)
+    await cancel_and_wait(task, recancel_after_s=0.01)
+    assert task.cancelled()
+    assert cancels_seen == 2
+
+
+async def test_cancel_and_wait_raises_what_the_task_raised() -> None:
+    async def fails_on_cancel() -> None:
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            raise RuntimeError("cleanup failed") from None
+
+    task = asyncio.create_task(fails_on_cancel())
+    await asyncio.sleep(0)
+    with pytest.raises(RuntimeError, match="cleanup failed"):
+        await cancel_and_wait(task)
