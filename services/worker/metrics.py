@@ -25,6 +25,9 @@ class WorkerMetrics(Metrics):
         self.reconciler_repairs = Counter(
             "scoreboard_reconciler_repairs_total", "Scores the reconciler had to apply", registry=r
         )
+        self.reconciler_reads = Counter(
+            "scoreboard_reconciler_reads_total", "Changed scores the reconciler read to compare", registry=r
+        )
         self.rebuilds = Counter("scoreboard_rebuilds_total", "Full leaderboard rebuilds", registry=r)
         self.quarantines = Counter(
             "scoreboard_quarantines_total", "Users quarantined by the anomaly detector", ["rule"], registry=r

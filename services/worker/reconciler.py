@@ -5,9 +5,9 @@ Every second (arq cron, one run at a time across workers) the reconciler
   `ready` flag is gone: a restart without persistence, a flush); reads use the database meanwhile;
   the board is built in temporary keys and swapped in atomically with the live writes made
   meanwhile merged (see rebuild);
-* then re-applies every score changed since its watermark minus a safety margin (a transaction
-  that stamped `updated_at` before the watermark may commit after it), announcing those whose
-  event never went out because the enqueue or the job was lost;
+* then applies every score changed since its last tick (see catch_up: a transaction that stamped
+  `updated_at` earlier may commit later), announcing those whose event never went out because
+  the enqueue or the job was lost;
 * and carries profile changes (names, privacy) over to Redis (services/worker/profiles.py).
 Applying is absolute and version-guarded, so re-applying what is already there changes nothing.
 """
@@ -160,7 +160,7 @@ async def rebuild(
                 await on_page(count)
         # Everything that changed while we scanned is caught up from here by the watermark.
         await context.redis.set(keys.watermark, f"{(started_at - margin).timestamp():.6f}")
-        await context.redis.delete(keys.change_cursor)
+        await context.redis.delete(keys.change_cursor, keys.safe_point)
         merged = await leaderboard.finish_rebuild(board_id, window_id, token, count)
         if merged is None:
             log.warning("rebuild abandoned: lock or rebuild keys lost", extra={"board": board_id})
@@ -186,22 +186,32 @@ async def rebuild(
 
 
 async def catch_up(context: WorkerContext, board_id: str, window_id: str = ALL_TIME) -> str:
-    """Apply every change of the board's current window since the board's watermark (minus the
-    margin), within one tick's budget. Past windows are read from PostgreSQL: not copied.
+    """Apply every change of the board's current window since the last catch-up, within one
+    tick's budget. Past windows are read from PostgreSQL: not copied.
 
-    A tick cut short by its budget saves its exact cursor and the next one resumes there, so a
-    burst larger than one tick (a backfill touching a million rows) is still worked through.
+    A change can commit after a later one was read (each row is stamped inside its transaction),
+    so a tick starts from its safe point when it has one: the start of the oldest transaction that
+    was open when the previous tick began (`scores.oldest_open_change`). Without one, or when that
+    lies further back than the margin, it starts at the margin before the newest change read
+    (decision 0018). A tick cut short by its budget saves its exact cursor and the next one
+    resumes there, so a burst larger than one tick (a backfill touching a million rows) is still
+    worked through; that chain of ticks ends without a safe point.
     """
     keys = BoardKeys(board_id, window_id)
-    stored, resume = await context.redis.mget([keys.watermark, keys.change_cursor])
+    stored, resume, safe = await context.redis.mget([keys.watermark, keys.change_cursor, keys.safe_point])
     margin = timedelta(seconds=context.settings.reconcile_margin_s)
     watermark = datetime.fromtimestamp(float(stored), UTC) if stored else datetime.now(UTC) - margin
-    cursor = _decode_cursor(resume) if resume else scores.ChangeCursor(watermark - margin)
+    start = watermark - margin
+    if safe:
+        start = max(start, datetime.fromtimestamp(float(safe), UTC))
+    next_safe = await scores.oldest_open_change(context.pool) if resume is None else None
+    cursor = _decode_cursor(resume) if resume else scores.ChangeCursor(start)
     deadline = time.monotonic() + TICK_BUDGET_S
-    repaired = 0
+    repaired = read = 0
     while True:
         changes, cursor = await scores.changed_since(context.pool, cursor, context.settings.reconcile_batch)
         mine = [s for s in changes if s.board_id == board_id and s.window_id == window_id]
+        read += len(mine)
         repaired += await _apply_and_announce(context, mine)
         watermark = max(watermark, cursor.updated_at)
         finished = len(changes) < context.settings.reconcile_batch
@@ -213,8 +223,13 @@ async def catch_up(context: WorkerContext, board_id: str, window_id: str = ALL_T
             pipe.delete(keys.change_cursor)
         else:
             pipe.set(keys.change_cursor, _encode_cursor(cursor))
+        if finished and next_safe is not None:
+            pipe.set(keys.safe_point, f"{next_safe.timestamp():.6f}")
+        else:
+            pipe.delete(keys.safe_point)
         await pipe.execute()
     context.metrics.reconciler_lag.set(max(0.0, (datetime.now(UTC) - watermark).total_seconds()))
+    context.metrics.reconciler_reads.inc(read)
     if repaired:
         context.metrics.reconciler_repairs.inc(repaired)
         context.publisher.mark_dirty(board_id, window_id)

@@ -28,6 +28,7 @@ WORKER = {
     "scoreboard_job_queue_depth",
     "scoreboard_reconciler_lag_seconds",
     "scoreboard_reconciler_repairs",
+    "scoreboard_reconciler_reads",
     "scoreboard_rebuilds",
     "scoreboard_quarantines",
     "scoreboard_anomaly_lag_seconds",

@@ -145,6 +145,25 @@ async def changed_since(
     return states, ChangeCursor(last["updated_at"], last["board_id"], last["window_id"], last["user_id"])
 
 
+async def oldest_open_change(executor: Executor) -> datetime | None:
+    """A time before which no row can still appear in the change feed: the start of the oldest
+    transaction open on this database (a row's `updated_at` is stamped inside its transaction,
+    so never earlier), or now when none is open; on the database's clock, as `updated_at` is.
+    None when a session of another role is hidden from us (no `pg_read_all_stats`): then nobody
+    can say.
+
+    Read it before a scan: every row the scan does not see then belongs to a transaction that
+    was open at this read, or began after it (docs/decisions/0018-reconciler-safe-point.md).
+    """
+    row = await executor.fetchrow(
+        "SELECT bool_or(backend_type IS NULL AND usename IS NOT NULL) AS hidden, "
+        "least(min(xact_start) FILTER (WHERE backend_type = 'client backend'), clock_timestamp()) AS bound "
+        "FROM pg_stat_activity WHERE datname = current_database()"
+    )
+    assert row is not None  # an aggregate answers one row
+    return None if row["hidden"] else row["bound"]
+
+
 @dataclass(frozen=True, slots=True)
 class BoardPage:
     """One page of a board, in the columns the Redis rebuild writes (parallel lists)."""

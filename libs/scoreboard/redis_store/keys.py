@@ -53,6 +53,7 @@ class BoardKeys:
         # The board's own, whatever the window: how far its change feed was caught up.
         self.watermark = f"{board_tag}:reconciler:watermark"  # STRING epoch seconds
         self.change_cursor = f"{board_tag}:reconciler:cursor"  # STRING where a cut-short catch-up resumes
+        self.safe_point = f"{board_tag}:reconciler:safe"  # STRING epoch seconds: nothing older can appear
 
     @property
     def script_keys(self) -> list[str]:
