@@ -18,21 +18,29 @@ RECANCEL_AFTER_S = 1.0
 
 
 async def cancel_and_wait(task: asyncio.Task[Any], *, recancel_after_s: float = RECANCEL_AFTER_S) -> None:
-    """Cancel the task and wait until it has finished, so nothing it holds outlives the caller.
+    """Cancel the task and wait until it has finished, so nothing it holds outlives the caller;
+    raises what the task raised, if anything but its cancel."""
+    task.cancel()
+    await until_stopped(task, recancel_after_s=recancel_after_s)
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def until_stopped(task: asyncio.Task[Any], *, recancel_after_s: float = RECANCEL_AFTER_S) -> None:
+    """Wait for a cancelled task to finish, cancelling it again whenever it outlives
+    `recancel_after_s`.
 
     A cancel can be lost inside a library: on Python 3.11 `asyncio.wait_for` hands back the
     result of an inner future that finished as the cancel arrived, and redis-py sends every
     command through it when a socket timeout is set. A loop that lost its cancel runs on, and a
-    process waiting for it never exits; so a task still running a moment later is cancelled
-    again (docs/decisions/0017-cancel-until-stopped.md).
+    process waiting for it never exits (docs/decisions/0017-cancel-until-stopped.md).
     """
-    while not task.done():
-        task.cancel()
+    while True:
         await asyncio.wait({task}, timeout=recancel_after_s)  # the caller's own cancel propagates
-        if not task.done():
-            log.warning("a task ignored its cancel: cancelling it again", extra={"task": task.get_name()})
-    with contextlib.suppress(asyncio.CancelledError):
-        await task  # done: raises what the task raised, if anything but its cancel
+        if task.done():
+            return
+        log.warning("a task ignored its cancel: cancelling it again", extra={"task": task.get_name()})
+        task.cancel()
 
 
 class BackgroundLoop:

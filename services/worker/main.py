@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import logging
 import socket
+from collections.abc import Callable
+from signal import Signals
 from typing import Any
 
 import uvicorn
@@ -14,6 +16,7 @@ from arq.connections import RedisSettings as ArqRedisSettings
 from arq.worker import Worker, func
 from redis.exceptions import RedisError
 
+from scoreboard.background import until_stopped
 from scoreboard.db.pool import create_pool_lazily
 from scoreboard.flags.runtime import FlagsRuntime
 from scoreboard.moderation_view import ModerationView
@@ -75,7 +78,7 @@ def build_worker(settings: WorkerProcessSettings, context: WorkerContext) -> Wor
     redis_settings = ArqRedisSettings.from_dsn(settings.queue_url())
     redis_settings.conn_retries = CONNECT_RETRIES
     redis_settings.conn_timeout = int(max(1, settings.redis_timeout_s))
-    return Worker(
+    worker = Worker(
         functions=[
             func(jobs.apply_score, name=APPLY_SCORE, max_tries=1000, timeout=10),
             func(profiles.refresh_profiles, name=REFRESH_PROFILES, max_tries=5, timeout=10),
@@ -100,6 +103,24 @@ def build_worker(settings: WorkerProcessSettings, context: WorkerContext) -> Wor
         health_check_key=f"{JOB_QUEUE}:health-check:{socket.gethostname()}",
         handle_signals=True,
     )
+    worker.on_stop = _until_stopped(worker)
+    return worker
+
+
+_STOPPING: set[asyncio.Task[None]] = set()  # held until done: the loop keeps only weak references
+
+
+def _until_stopped(worker: Worker) -> Callable[[Signals], None]:
+    """arq's signal handler cancels its loop once, then calls this: redis-py may lose that cancel
+    (decision 0017), and the process would never exit; so it is cancelled again until it stops."""
+
+    def on_stop(_: Signals) -> None:
+        if worker.main_task is not None:
+            stopping = asyncio.ensure_future(until_stopped(worker.main_task))
+            _STOPPING.add(stopping)
+            stopping.add_done_callback(_STOPPING.discard)
+
+    return on_stop
 
 
 def anomaly_watch(settings: WorkerProcessSettings, context: WorkerContext) -> AnomalyWatch | None:

@@ -71,7 +71,9 @@ async def test_a_task_that_lost_its_cancel_is_cancelled_again_until_it_stops() -
 
     task = asyncio.create_task(swallows_its_first_cancel())
     await asyncio.sleep(0)
-    await cancel_and_wait(task, recancel_after_s=0.01)
+    stopping = asyncio.create_task(cancel_and_wait(task, recancel_after_s=0.01))
+    done, _ = await asyncio.wait({stopping}, timeout=5)
+    assert done, "still waiting for a task that lost its cancel"
     assert task.cancelled()
     assert cancels_seen == 2
 
