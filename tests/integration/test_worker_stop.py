@@ -11,32 +11,21 @@ import signal
 
 from services.worker.context import WorkerContext
 from services.worker.main import build_worker
+from tests.lost_cancel import LosesItsFirstCancel
 
 
 async def test_an_arq_loop_that_lost_its_cancel_is_cancelled_again(worker: WorkerContext) -> None:
     arq_worker = build_worker(worker.settings, worker)
-    cancels_seen = 0
-
-    async def loses_its_first_cancel() -> None:
-        nonlocal cancels_seen
-        while True:
-            try:
-                await asyncio.sleep(10)
-            except asyncio.CancelledError:
-                cancels_seen += 1
-                if cancels_seen > 1:
-                    raise
-                asyncio.current_task().uncancel()  # type: ignore[union-attr]
-
+    arq_loop = LosesItsFirstCancel()
     loop = asyncio.get_running_loop()
     try:
-        arq_worker.main_task = asyncio.create_task(loses_its_first_cancel())
+        arq_worker.main_task = asyncio.create_task(arq_loop.run())
         await asyncio.sleep(0)
         arq_worker.handle_sig(signal.SIGTERM)  # arq's own handler: cancel the loop once, then on_stop
         done, _ = await asyncio.wait({arq_worker.main_task}, timeout=10)
         assert done, "the loop still runs: the process would never exit"
         assert arq_worker.main_task.cancelled()
-        assert cancels_seen == 2
+        assert arq_loop.cancels_seen == 2
     finally:
         for handled in (signal.SIGINT, signal.SIGTERM):  # arq installed its handlers on our loop
             loop.remove_signal_handler(handled)

@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from scoreboard.background import BackgroundLoop, cancel_and_wait
+from tests.lost_cancel import LosesItsFirstCancel
 
 
 class Ticker:
@@ -56,26 +57,14 @@ async def test_stop_without_start_does_nothing() -> None:
 
 async def test_a_task_that_lost_its_cancel_is_cancelled_again_until_it_stops() -> None:
     """What redis-py does on Python 3.11 now and then (docs/decisions/0017-cancel-until-stopped.md)."""
-    cancels_seen = 0
-
-    async def swallows_its_first_cancel() -> None:
-        nonlocal cancels_seen
-        while True:
-            try:
-                await asyncio.sleep(10)
-            except asyncio.CancelledError:
-                cancels_seen += 1
-                if cancels_seen > 1:
-                    raise
-                asyncio.current_task().uncancel()  # type: ignore[union-attr]
-
-    task = asyncio.create_task(swallows_its_first_cancel())
+    lossy = LosesItsFirstCancel()
+    task = asyncio.create_task(lossy.run())
     await asyncio.sleep(0)
     stopping = asyncio.create_task(cancel_and_wait(task, recancel_after_s=0.01))
     done, _ = await asyncio.wait({stopping}, timeout=5)
     assert done, "still waiting for a task that lost its cancel"
     assert task.cancelled()
-    assert cancels_seen == 2
+    assert lossy.cancels_seen == 2
 
 
 async def test_cancel_and_wait_raises_what_the_task_raised() -> None:
