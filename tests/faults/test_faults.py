@@ -92,7 +92,8 @@ def _killed_and_restarted(service: str, down_s: float) -> Inject:
 @pytest.mark.skipif(
     ON_CLUSTER,
     reason="on a Redis Cluster a node restarted empty rejoins as a replica and copies its shard; "
-    "the Cluster's own fault is a primary's death (test_cluster_primary_killed)",
+    "the Cluster's own fault is a primary's death (test_cluster_primary_killed); the default run "
+    "(one Redis) runs this test",
 )
 async def test_redis_restarted_empty(stack: FaultStack) -> None:
     async def inject(stack: FaultStack) -> None:
