@@ -56,13 +56,14 @@ async def reconcile(ctx: dict[str, Any]) -> str:
     context = context_of(ctx)
     outcome = []
     now = datetime.now(UTC)
+    open_since = await _oldest_open_change(context)  # before any scan: one bound for every board
     for board in context.boards.values():
         window_id = board.window_at(now).id  # a new window starts empty: it is built at once
         try:
             if not await context.leaderboard.is_ready(board.id, window_id):
                 outcome.append(await rebuild(context, board.id, window_id))
             if await context.leaderboard.is_ready(board.id, window_id):  # not while another rebuilds
-                outcome.append(await catch_up(context, board.id, window_id))
+                outcome.append(await catch_up(context, board.id, window_id, open_since=open_since))
             if pruned := await prune_expired_windows(context, board, now):
                 outcome.append(f"pruned:{pruned}")
         except (*REDIS_DOWN, *DB_DOWN) as error:
@@ -185,14 +186,17 @@ async def rebuild(
     return f"rebuilt:{count}"
 
 
-async def catch_up(context: WorkerContext, board_id: str, window_id: str = ALL_TIME) -> str:
+async def catch_up(
+    context: WorkerContext, board_id: str, window_id: str = ALL_TIME, *, open_since: datetime | None = None
+) -> str:
     """Apply every change of the board's current window since the last catch-up, within one
     tick's budget. Past windows are read from PostgreSQL: not copied.
 
     A change can commit after a later one was read (each row is stamped inside its transaction),
     so a tick starts from its safe point when it has one: the start of the oldest transaction that
-    was open when the previous tick began (`scores.oldest_open_change`). Without one, or when that
-    lies further back than the margin, it starts at the margin before the newest change read
+    was open when the previous tick began. Each tick stores `open_since` (`reconcile` reads it
+    before any scan; None: nobody could say) as the next one's. Without one, or when that lies
+    further back than the margin, it starts at the margin before the newest change read
     (decision 0018). A tick cut short by its budget saves its exact cursor and the next one
     resumes there, so a burst larger than one tick (a backfill touching a million rows) is still
     worked through; that chain of ticks ends without a safe point.
@@ -204,7 +208,7 @@ async def catch_up(context: WorkerContext, board_id: str, window_id: str = ALL_T
     start = watermark - margin
     if safe:
         start = max(start, datetime.fromtimestamp(float(safe), UTC))
-    next_safe = await scores.oldest_open_change(context.pool) if resume is None else None
+    next_safe = open_since if resume is None else None
     cursor = _decode_cursor(resume) if resume else scores.ChangeCursor(start)
     deadline = time.monotonic() + TICK_BUDGET_S
     repaired = read = 0
@@ -234,6 +238,13 @@ async def catch_up(context: WorkerContext, board_id: str, window_id: str = ALL_T
         context.metrics.reconciler_repairs.inc(repaired)
         context.publisher.mark_dirty(board_id, window_id)
     return f"repaired:{repaired}"
+
+
+async def _oldest_open_change(context: WorkerContext) -> datetime | None:
+    try:
+        return await scores.oldest_open_change(context.pool)
+    except DB_DOWN:
+        return None  # every board's catch-up is skipped this tick anyway
 
 
 def _encode_cursor(cursor: scores.ChangeCursor) -> bytes:
