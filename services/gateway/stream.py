@@ -113,9 +113,8 @@ class StreamEndpoint:
                 last_event_id, subscriber.board_id, subscriber.user_id, self.settings.sse_replay_limit
             )
             for item in missed or ():
-                if item.data != subscriber.last_own_data:  # a state announced twice: once
+                if subscriber.news_to_owner(item):
                     frames.append(item.payload)
-                    subscriber.last_own_data = item.data
             if missed:
                 subscriber.skip_until = missed[-1].id_key  # read while we replayed: already in it
         if last_event_id:

@@ -75,15 +75,23 @@ class Subscriber:
             self.top = frame  # replaces an older one still waiting
 
     def offer_own(self, frame: Frame) -> None:
-        # The worker announces at least once: a job and the reconciler may both announce one
-        # state. The same state again (same score, same rank) tells the owner nothing.
-        if frame.id_key <= self.skip_until or frame.data == self.last_own_data:
+        if frame.id_key <= self.skip_until or not self.news_to_owner(frame):
             return
-        self.last_own_data = frame.data
         if self.idle and not self.kicked:
             self._write_now(frame.message, frame.chunk)
         else:
             self.own = frame  # the owner's newest score replaces an older one still waiting
+
+    def news_to_owner(self, frame: Frame) -> bool:
+        """False for the state the owner's last event announced, else True (and it is noted).
+
+        The worker announces at least once: a job and the reconciler may both announce one
+        state. The same state again (same score, same rank) tells the owner nothing.
+        """
+        if frame.data == self.last_own_data:
+            return False
+        self.last_own_data = frame.data
+        return True
 
     def heartbeat(self) -> None:
         if self.idle and not self.kicked:

@@ -22,11 +22,9 @@ from scoreboard.web.request_context import HttpPolicy, middleware_stack
 from services.worker.metrics import WorkerMetrics
 
 
-def create_health_app(
-    pool: asyncpg.Pool, redis: Redis, metrics: WorkerMetrics, *, queue: Redis | None = None
-) -> Starlette:
-    """`queue`: the job queue's Redis when it is not `redis` (ARCHITECTURE.md: Redis roles)."""
-    queue = redis if queue is None else queue
+def create_health_app(pool: asyncpg.Pool, redis: Redis, metrics: WorkerMetrics, *, queue: Redis) -> Starlette:
+    """`queue`: the job queue's Redis, `redis` itself when they share a server (ARCHITECTURE.md:
+    Redis roles)."""
 
     async def readiness(request: Request) -> Readiness:
         database = await database_reachable(pool)

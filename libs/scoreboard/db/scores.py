@@ -10,10 +10,9 @@ from uuid import UUID
 
 import asyncpg
 
+from scoreboard.db.pool import Executor
 from scoreboard.domain.models import OwnStanding, RankedEntry, ScoreState
 from scoreboard.domain.ranking import shared_ranks, to_micros, unique_ranks
-
-Executor = asyncpg.Pool | asyncpg.Connection
 
 _RANKED_COLUMNS = "s.user_id, s.score, u.display_name, u.is_public"
 _ORDER = "s.score DESC, s.reached_at ASC, s.user_id ASC"

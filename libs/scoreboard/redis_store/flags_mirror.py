@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 
 from scoreboard.domain.flags import RuntimeFlags, StoredFlags
 from scoreboard.redis_store.keys import RUNTIME_FLAGS
-from scoreboard.redis_store.scripts import Scripts
+from scoreboard.redis_store.scripts import Script
 
 
 def encode(stored: StoredFlags) -> bytes:
@@ -49,5 +49,6 @@ async def publish(redis: Redis, stored: StoredFlags) -> bool:
     writes (scripts/publish_flags.lua), which a Redis Cluster runs as well as a single Redis."""
     if _version(await redis.get(RUNTIME_FLAGS)) >= stored.version:
         return False
-    written = await Scripts(redis).publish_flags(keys=[RUNTIME_FLAGS], args=[stored.version, encode(stored)])
+    publish = Script(redis, "publish_flags")  # scripts/publish_flags.lua
+    written = await publish(keys=[RUNTIME_FLAGS], args=[stored.version, encode(stored)])
     return bool(written)
