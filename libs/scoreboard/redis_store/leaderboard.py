@@ -12,12 +12,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from uuid import UUID
 
-import hiredis
 import orjson
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
-from redis.asyncio.cluster import RedisCluster
-from redis.asyncio.connection import Connection, ConnectionPool
 
 from scoreboard.domain.boards import Board
 from scoreboard.domain.models import OwnStanding, RankedEntry, ScoreState
@@ -53,17 +50,6 @@ class ApplyOutcome:
 
     def rank_on(self, shared: bool) -> int:
         return self.shared_rank if shared else self.rank
-
-
-# hiredis' stub declares a 1-tuple; it packs any number of arguments.
-_pack: Callable[[tuple[object, ...]], bytes] = hiredis.pack_command  # type: ignore[assignment]
-
-
-async def _checkout(pool: ConnectionPool) -> Connection:
-    try:
-        return await pool.get_connection()  # type: ignore[no-any-return]
-    except TypeError:  # redis-py < 5.3 requires a command name (5.3 warns when given one)
-        return await pool.get_connection("_")  # type: ignore[no-any-return]
 
 
 def _apply_outcome(reply: Sequence[int]) -> ApplyOutcome:
@@ -285,33 +271,15 @@ class Leaderboard:
         return int(await self._scripts.moderate(keys=[keys.ranking, keys.members, keys.hidden], args=argv))
 
     async def _send_bulk(self, commands: list[tuple[object, ...]]) -> None:
-        """Send commands in one write, like a pipeline, and read every reply.
-
-        redis-py packs a pipeline in Python (about 3 us per member here, most of a rebuild's CPU);
-        hiredis (a dependency: redis[hiredis]) packs the same in C. An error reply raises, and
-        the connection is dropped rather than returned with replies left unread. On a Redis
-        Cluster the commands go through its pipeline instead, which sends each to its key's node
-        (the profiles hash is not on the board's shard).
-        """
+        """Send commands in one pipeline and read every reply; an error reply raises. Packed in C
+        by hiredis on a single Redis (redis_store/packing.py); a Cluster's pipeline sends each
+        command to its key's node (the profiles hash is not on the board's shard)."""
         if not commands:
             return
-        if isinstance(self._redis, RedisCluster):
-            async with self._redis.pipeline() as pipe:
-                for command in commands:
-                    pipe.execute_command(*command)
-                await pipe.execute()
-            return
-        pool = self._redis.connection_pool
-        connection = await _checkout(pool)
-        try:
-            await connection.send_packed_command(b"".join(_pack(command) for command in commands))
-            for _ in commands:
-                await connection.read_response()
-        except BaseException:
-            await connection.disconnect()
-            raise
-        finally:
-            await pool.release(connection)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for command in commands:
+                pipe.execute_command(*command)
+            await pipe.execute()
 
     async def finish_rebuild(self, board_id: str, window_id: str, lock_token: str, loaded: int) -> int | None:
         """Merge the live writes made meanwhile, swap the rebuilt board in and mark it ready, in
