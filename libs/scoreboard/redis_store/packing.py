@@ -1,8 +1,8 @@
 """Commands packed by hiredis (C) rather than by redis-py's asyncio connection, which packs
 every argument in Python.
 
-redis-py's synchronous client already packs with `hiredis.pack_command`; its asyncio connection
-does not (redis-py 5.x), and packing was the largest single cost of the API's Redis calls
+redis-py's synchronous client already packs with hiredis (its `HiredisRespSerializer`, reused
+here); its asyncio connection does not (redis-py 5.x), and packing was the largest single cost of the API's Redis calls
 (docs/PERFORMANCE.md: Write path and several processes). The bytes sent are the same
 (tests/unit/test_packing.py).
 """
@@ -11,24 +11,22 @@ from __future__ import annotations
 
 from typing import Any
 
-import hiredis
 from redis.asyncio.connection import AbstractConnection
+from redis.connection import HiredisRespSerializer
+from redis.exceptions import DataError
+
+_HIREDIS = HiredisRespSerializer()  # the synchronous client's packer: stateless
 
 
 class HiredisPacking:
     """Mixed in ahead of a redis-py asyncio connection class."""
 
     def pack_command(self, *args: Any) -> list[bytes]:
-        name = args[0]
-        if isinstance(name, str):  # "SCRIPT EXISTS": the server wants the words apart
-            args = (*name.encode().split(), *args[1:])
-        elif b" " in name:
-            args = (*name.split(), *args[1:])
         try:
-            return [hiredis.pack_command(args)]
-        except TypeError:  # a value hiredis does not take: redis-py's own packing (or DataError)
-            packed: list[bytes] = super().pack_command(*args)  # type: ignore[misc]
-            return packed
+            packed: list[bytes] = _HIREDIS.pack(*args)
+        except DataError:  # a value hiredis does not take: redis-py's own packing (or DataError)
+            packed = super().pack_command(*args)  # type: ignore[misc]
+        return packed
 
 
 def packed_by_hiredis(connection_class: type[AbstractConnection]) -> type[AbstractConnection]:
