@@ -137,8 +137,10 @@ class FaultStack(LocalStack):
     """The local stack (devstack/stack.py) with the checks a fault test makes around a fault."""
 
     @classmethod
-    async def start(cls, data_dir: Path) -> FaultStack:
-        stack = cls(data_dir, durable=True, persist=False, redis_cluster=ON_CLUSTER)
+    async def start(cls, data_dir: Path, *, redis_cluster: bool = ON_CLUSTER) -> FaultStack:
+        """`redis_cluster`: the boards on a local Redis Cluster (the queue on its own Redis); by
+        default as the run asks (SCOREBOARD_TEST_REDIS_CLUSTER)."""
+        stack = cls(data_dir, durable=True, persist=False, redis_cluster=redis_cluster)
         env = service_environment("", "") | {
             "SCOREBOARD_RATE_LIMIT_USER_PER_MIN": "100000",
             "SCOREBOARD_RATE_LIMIT_IP_PER_MIN": "1000000",

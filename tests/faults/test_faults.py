@@ -8,6 +8,7 @@ test-artifacts/fault-report.jsonl.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import signal
 import time
@@ -28,13 +29,34 @@ pytestmark = [pytest.mark.faults, pytest.mark.timeout(180)]
 REPORT = Path(__file__).resolve().parents[2] / "test-artifacts" / "fault-report.jsonl"
 
 
-@pytest.fixture
-async def stack(tmp_path: Path) -> AsyncIterator[FaultStack]:
-    started = await FaultStack.start(tmp_path)
+@contextlib.asynccontextmanager
+async def _started(tmp_path: Path, redis_cluster: bool = ON_CLUSTER) -> AsyncIterator[FaultStack]:
+    started = await FaultStack.start(tmp_path, redis_cluster=redis_cluster)
     try:
         yield started
     finally:
         await started.astop()
+
+
+@pytest.fixture
+async def stack(tmp_path: Path) -> AsyncIterator[FaultStack]:
+    """Redis as the run asks: one server, or a Cluster (SCOREBOARD_TEST_REDIS_CLUSTER)."""
+    async with _started(tmp_path) as started:
+        yield started
+
+
+@pytest.fixture
+async def single_redis_stack(tmp_path: Path) -> AsyncIterator[FaultStack]:
+    """Boards and queue on one Redis, whatever the run asks: the fault is that server's restart."""
+    async with _started(tmp_path, redis_cluster=False) as started:
+        yield started
+
+
+@pytest.fixture
+async def cluster_stack(tmp_path: Path) -> AsyncIterator[FaultStack]:
+    """The boards on a local Redis Cluster (3 primaries, 3 replicas), whatever the run asks."""
+    async with _started(tmp_path, redis_cluster=True) as started:
+        yield started
 
 
 Inject = Callable[[FaultStack], Awaitable[None]]
@@ -89,13 +111,11 @@ def _killed_and_restarted(service: str, down_s: float) -> Inject:
     return inject
 
 
-@pytest.mark.skipif(
-    ON_CLUSTER,
-    reason="on a Redis Cluster a node restarted empty rejoins as a replica and copies its shard; "
-    "the Cluster's own fault is a primary's death (test_cluster_primary_killed); the default run "
-    "(one Redis) runs this test",
-)
-async def test_redis_restarted_empty(stack: FaultStack) -> None:
+async def test_redis_restarted_empty(single_redis_stack: FaultStack) -> None:
+    """On a Cluster a node restarted empty rejoins as a replica and copies its shard: the
+    Cluster's own fault is a primary's death (test_cluster_primary_killed)."""
+    stack = single_redis_stack
+
     async def inject(stack: FaultStack) -> None:
         await asyncio.to_thread(stack.redis.stop)
         await asyncio.sleep(1.5)
@@ -171,15 +191,11 @@ async def test_gateway_killed(stack: FaultStack) -> None:
     assert watcher.reconnects >= 1
 
 
-@pytest.mark.skipif(
-    not ON_CLUSTER,
-    reason="a failover needs a Redis Cluster: SCOREBOARD_TEST_REDIS_CLUSTER=1 "
-    "(.ci/run's Cluster stage runs it)",
-)
-async def test_cluster_primary_killed(stack: FaultStack) -> None:
+async def test_cluster_primary_killed(cluster_stack: FaultStack) -> None:
     """The primary holding the main board dies (SIGKILL) under load; its replica takes over. Every
     committed increment answers 200 meanwhile (Redis unavailable: rank from PostgreSQL), none is
     lost or counted twice, and the board converges on the promoted replica by itself."""
+    stack = cluster_stack
     assert stack.cluster is not None
 
     async def inject(stack: FaultStack) -> None:
