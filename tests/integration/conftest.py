@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+from arq.connections import ArqRedis
 from asgi_lifespan import LifespanManager
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -19,6 +20,7 @@ from services.worker.context import WorkerContext
 from services.worker.main import build_context
 from services.worker.metrics import WorkerMetrics
 from tests.factories import api_settings, worker_settings
+from tests.servers import queue_client
 
 ApiClientFactory = Callable[..., Awaitable[httpx.AsyncClient]]
 WorkerFactory = Callable[..., Awaitable[WorkerContext]]
@@ -101,3 +103,11 @@ def exporter() -> Iterator[InMemorySpanExporter]:
     provider.add_span_processor(SimpleSpanProcessor(memory))
     yield memory
     memory.shutdown()
+
+
+@pytest.fixture
+async def queue(queue_redis_url: str) -> AsyncIterator[ArqRedis]:
+    """The job queue's Redis, as the API and the worker reach it (JSON jobs); closed afterwards."""
+    client = queue_client(queue_redis_url)
+    yield client
+    await client.aclose()

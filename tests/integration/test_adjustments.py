@@ -12,18 +12,17 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from arq.connections import ArqRedis
-from redis.asyncio import ConnectionPool
 
 from scoreboard.db.score_events import totals_mismatch
 from scoreboard.redis_store import events
-from scoreboard.redis_store.job_queue import APPLY_SCORE, MODERATE_USERS, REFRESH_PROFILES, job_deserializer
+from scoreboard.redis_store.job_queue import APPLY_SCORE, MODERATE_USERS, REFRESH_PROFILES
 from scoreboard.redis_store.keys import JOB_QUEUE
 from services.worker import jobs, moderation, profiles, reconciler
 from services.worker.context import WorkerContext
 from tests.factories import Player
 from tests.integration.conftest import ApiClientFactory, WorkerFactory
 from tests.integration.test_write_security import assert_error
+from tests.servers import queue_client
 from tests.waiting import eventually
 
 BOARDS = {"global": {}, "daily": {"window": "day", "retain": 3}}
@@ -54,7 +53,7 @@ async def boards_worker(worker_factory: WorkerFactory) -> WorkerContext:
 
 async def run_queued(worker: WorkerContext, queue_url: str) -> list[str]:
     """Run every queued job once, as a worker would, and empty the queue."""
-    client = ArqRedis(connection_pool=ConnectionPool.from_url(queue_url), job_deserializer=job_deserializer)
+    client = queue_client(queue_url)
     try:
         queued = await client.queued_jobs(queue_name=JOB_QUEUE)
         await client.delete(JOB_QUEUE)

@@ -8,8 +8,6 @@ the worker reads holds the wrong type, the app is served without its lifespan.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import asyncpg
 import httpx
 import pytest
@@ -27,7 +25,6 @@ from services.worker.metrics import WorkerMetrics
 from tests.factories import Player, api_settings, gateway_settings
 from tests.integration.conftest import ApiClientFactory
 from tests.integration.test_reads import closed_port_url
-from tests.servers import queue_client
 
 INTERNAL_ERROR = {"code": "INTERNAL_ERROR", "message": "internal error", "details": {}}
 REQUEST_ID = "client-chosen-id-0001"
@@ -106,13 +103,6 @@ async def test_a_failing_middleware_still_answers_the_documented_500(
     assert response.headers["x-request-id"] == REQUEST_ID
     assert_documented_500(fresh)
     assert len(fresh.headers["x-request-id"]) >= 8
-
-
-@pytest.fixture
-async def queue(queue_redis_url: str) -> AsyncIterator[Redis]:
-    client = queue_client(queue_redis_url)
-    yield client
-    await client.aclose()
 
 
 @pytest.fixture

@@ -4,14 +4,12 @@ worker runs them. These fail when an arq upgrade changes its job format, keys or
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from arq.connections import ArqRedis
 from arq.constants import job_key_prefix, result_key_prefix
 from arq.worker import Worker, func
-from redis.asyncio import ConnectionPool
 
 from scoreboard.domain.models import ScoreState
 from scoreboard.redis_store.job_queue import (
@@ -21,19 +19,9 @@ from scoreboard.redis_store.job_queue import (
     JobQueue,
     apply_score_job,
     job_deserializer,
-    job_serializer,
     refresh_profiles_job,
 )
 from scoreboard.redis_store.keys import JOB_QUEUE
-
-
-@pytest.fixture
-async def queue(queue_redis_url: str) -> AsyncIterator[ArqRedis]:
-    """The job queue's Redis, as the API and the worker reach it (JSON jobs)."""
-    pool = ConnectionPool.from_url(queue_redis_url)
-    client = ArqRedis(connection_pool=pool, job_serializer=job_serializer, job_deserializer=job_deserializer)
-    yield client
-    await client.aclose()
 
 
 def _job(score: int = 7) -> Job:

@@ -8,17 +8,16 @@ from typing import Any
 import asyncpg
 import httpx
 import orjson
-from arq.connections import ArqRedis
-from redis.asyncio import ConnectionPool
 
 from scoreboard.redis_store import events
-from scoreboard.redis_store.job_queue import REFRESH_PROFILES, job_deserializer
+from scoreboard.redis_store.job_queue import REFRESH_PROFILES
 from scoreboard.redis_store.keys import JOB_QUEUE
 from services.worker import jobs, profiles, reconciler
 from services.worker.context import WorkerContext
 from tests.factories import Player
 from tests.integration.test_reads import BOARD, WINDOW, ladder, seed
 from tests.integration.test_write_security import assert_error, database_down_url, redis_down_url
+from tests.servers import queue_client
 
 ANONYMOUS = {"userId": None, "displayName": "Anonymous"}
 
@@ -29,7 +28,7 @@ async def put_privacy(api: httpx.AsyncClient, player: Player, public: Any) -> ht
 
 async def queued_refreshes(queue_url: str) -> list[dict[str, Any]]:
     """The payloads of the queued refresh_profiles jobs, read the way arq reads them."""
-    client = ArqRedis(connection_pool=ConnectionPool.from_url(queue_url), job_deserializer=job_deserializer)
+    client = queue_client(queue_url)
     try:
         queued = await client.queued_jobs(queue_name=JOB_QUEUE)
     finally:
