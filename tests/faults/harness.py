@@ -216,9 +216,5 @@ class FaultStack(LocalStack):
 async def _quietly(read: Any) -> Any:
     try:
         return await read()
-    except (*UNAVAILABLE_ERRORS, ConnectionError, asyncpg.PostgresError):
+    except UNAVAILABLE_ERRORS:  # redis-py's connection and timeout errors, OSError, error replies
         return None
-    except Exception as error:  # redis-py raises its own ConnectionError family
-        if "Connection" in type(error).__name__:
-            return None
-        raise

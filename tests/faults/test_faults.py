@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import signal
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -104,7 +103,7 @@ def _killed_and_restarted(service: str, down_s: float) -> Inject:
     """SIGKILL one service, leave it down for `down_s`, then start it again."""
 
     async def inject(stack: FaultStack) -> None:
-        stack.services[service].stop(signal.SIGKILL)
+        stack.services[service].kill()
         await asyncio.sleep(down_s)
         await stack.restart(service)
 

@@ -11,11 +11,10 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from devstack.net import free_port
 from services.api.admin_session import user_id_of
 from tests.factories import JWT_SECRET, TICKET_SECRET, Player
 from tests.integration.conftest import ApiClientFactory
-from tests.integration.test_write_security import assert_error
+from tests.integration.test_write_security import assert_error, redis_down_url
 from tests.oidc_provider import LocalOidcProvider, Person, serving
 
 PUBLIC_URL = "http://127.0.0.1:8000"
@@ -250,9 +249,7 @@ async def test_a_session_is_refused_while_redis_cannot_say_whether_it_was_signed
     api: httpx.AsyncClient, api_factory: ApiClientFactory, provider: LocalOidcProvider
 ) -> None:
     await sign_in(api)
-    cut_off = await api_factory(
-        redis_url=f"redis://127.0.0.1:{free_port()}/0", **oidc_settings(provider.issuer)
-    )
+    cut_off = await api_factory(redis_url=redis_down_url(), **oidc_settings(provider.issuer))
     cut_off.cookies = httpx.Cookies(api.cookies)
     assert_error(await cut_off.get("/api/admin/flags"), 503, "UNAVAILABLE", "session_unverifiable")
 

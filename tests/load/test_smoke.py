@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.load.__main__ import SCENARIOS
+
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize(
-    "scenario", ["write", "read", "fanout", "e2e", "rebuild", "boards", "fastpath", "writepath", "anomalies"]
-)
+@pytest.mark.parametrize("scenario", SCENARIOS)
 def test_smoke(scenario: str, tmp_path: Path) -> None:
     env = {
         k: v for k, v in os.environ.items() if k not in ("SCOREBOARD_DATABASE_URL", "SCOREBOARD_REDIS_URL")
