@@ -1,4 +1,4 @@
-"""Fixtures of the end-to-end tests that drive a browser."""
+"""Fixtures of the end-to-end tests: the browser (playwright) and the boards' Redis."""
 
 from __future__ import annotations
 
@@ -6,6 +6,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from redis.asyncio import Redis
+
+from tests.servers import redis_client
 
 
 @pytest.fixture
@@ -17,3 +20,11 @@ async def playwright() -> AsyncIterator[Any]:
 
     async with playwright_api.async_playwright() as driver:
         yield driver
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    """The boards' Redis, as the services reach it (a Cluster's client on a Cluster run)."""
+    client = redis_client(redis_url)
+    yield client
+    await client.aclose()

@@ -7,7 +7,7 @@ import json
 import signal
 import socket
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,6 @@ from scoreboard.domain.models import RankedEntry
 from scoreboard.redis_store import events
 from scoreboard.security.realtime_tokens import RealtimeTokens
 from tests.factories import TICKET_SECRET, service_environment
-from tests.servers import redis_client
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.e2e
@@ -40,13 +39,6 @@ def gateway(database_url: str, redis_url: str, tmp_path: Path) -> Iterator[Servi
     process.start(wait_for="/readyz")
     yield process
     process.stop()
-
-
-@pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client = redis_client(redis_url)
-    yield client
-    await client.aclose()
 
 
 def stream_token(user_id: uuid.UUID) -> str:

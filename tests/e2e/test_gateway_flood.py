@@ -12,7 +12,6 @@ import asyncio
 import statistics
 import time
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -27,7 +26,6 @@ from scoreboard.security.realtime_tokens import RealtimeTokens
 from tests.factories import TICKET_SECRET, service_environment
 from tests.load.gen_sse import SseClient, SseResult
 from tests.load.procs import SLOT_FIELDS, Control, raise_open_files_limit
-from tests.servers import redis_client
 
 pytestmark = pytest.mark.e2e
 
@@ -37,13 +35,6 @@ FLOOD_S = 5.0
 OWN_EVERY_S = 0.2
 INTERVAL_S = 0.25
 OWN_EVENT_TARGET_S = 1.0  # the e2e p99 target (docs/PERFORMANCE.md); the p95 one is 0.25 s
-
-
-@pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client = redis_client(redis_url)
-    yield client
-    await client.aclose()
 
 
 def top_of(version: int) -> dict[str, object]:
