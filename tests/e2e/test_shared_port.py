@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from devstack.net import listens
-from devstack.processes import ServiceProcess
+from devstack.processes import ServiceProcess, running
 from tests.factories import service_environment
 
 pytestmark = pytest.mark.e2e
@@ -27,13 +27,8 @@ def pair(
     name = request.param
     first = ServiceProcess(name, env, log_path=tmp_path / f"{name}.log", reuse_port=True)
     second = ServiceProcess(name, env, port=first.port, log_path=tmp_path / f"{name}-2.log", reuse_port=True)
-    try:
-        first.start(wait_for="/readyz")
-        second.start(wait_for="/readyz")
+    with running({name: first, f"{name}-2": second}):
         yield first, second
-    finally:
-        second.stop()
-        first.stop()
 
 
 def test_two_processes_serve_one_port_and_either_carries_on_alone(
