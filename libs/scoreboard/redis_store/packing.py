@@ -2,9 +2,9 @@
 every argument in Python.
 
 redis-py's synchronous client already packs with hiredis (its `HiredisRespSerializer`, reused
-here); its asyncio connection does not (redis-py 5.x), and packing was the largest single cost of the API's Redis calls
-(docs/PERFORMANCE.md: Write path and several processes). The bytes sent are the same
-(tests/unit/test_packing.py).
+here); its asyncio connection does not (redis-py 5.x), and packing was the largest single cost
+of the API's Redis calls (docs/PERFORMANCE.md: Write path and several processes). The bytes
+sent are the same (tests/unit/test_packing.py).
 """
 
 from __future__ import annotations
